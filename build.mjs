@@ -1,0 +1,27 @@
+// One ESM bundle per entry point into dist/. Native and wasm-backed packages stay
+// external and load from node_modules at run time.
+import { build } from 'esbuild';
+
+const entryPoints = {
+  http: 'adapters/http/server.ts',
+  worker: 'adapters/amqp/worker.ts',
+  host: 'adapters/host/host.ts',
+  lambda: 'adapters/http/lambda.ts',
+};
+
+await build({
+  entryPoints,
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: true,
+  logLevel: 'warning',
+  external: ['sharp', '@electric-sql/pglite', 'pg-native'],
+  // Bundled CommonJS dependencies call require(); give the ESM output one.
+  banner: {
+    js: "import { createRequire as __imgpipeCreateRequire } from 'node:module'; const require = __imgpipeCreateRequire(import.meta.url);",
+  },
+});

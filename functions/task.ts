@@ -1,0 +1,19 @@
+import { parseJob } from './job.ts';
+import type { JobPublisher } from './ports.ts';
+
+export interface TaskDeps {
+  readonly publisher: JobPublisher;
+}
+
+/**
+ * Validates one `{ url, ops, id? }` and publishes it. Without an `id`, one is
+ * derived from the URL and ops, so the same task always maps to the same output.
+ *
+ * @example
+ * await task({ url: 'https://example.com/a.jpg' }, deps); // → { id: 't-…' }
+ */
+export async function task(input: unknown, deps: TaskDeps): Promise<{ id: string }> {
+  const job = parseJob(input);
+  await deps.publisher.publish([job]);
+  return { id: job.id };
+}

@@ -1,0 +1,57 @@
+import type { FailureReason, ImagesRepo, PendingImage } from '#functions/ports.ts';
+
+interface Row {
+  id: string;
+  url: string;
+  processed: boolean;
+  enqueued: boolean;
+  failure: FailureReason | undefined;
+}
+
+/** In-memory {@link ImagesRepo} with the same selection rules as the Postgres one. */
+export class MemoryImagesRepo implements ImagesRepo {
+  readonly rows = new Map<string, Row>();
+  down = false;
+
+  constructor(seed: readonly PendingImage[] = []) {
+    for (const image of seed) {
+      this.rows.set(image.id, { ...image, processed: false, enqueued: false, failure: undefined });
+    }
+  }
+
+  async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {
+    this.assertUp();
+    const pending = [...this.rows.values()]
+      .filter((row) => !row.processed && !row.enqueued && !row.failure)
+      .sort((a, b) => Number(a.id) - Number(b.id))
+      .slice(0, limit);
+    await publish(pending.map(({ id, url }) => ({ id, url })));
+    for (const row of pending) row.enqueued = true;
+    return pending.length;
+  }
+
+  async markProcessed(job: PendingImage): Promise<void> {
+    this.assertUp();
+    const row = this.match(job);
+    if (row) Object.assign(row, { processed: true, failure: undefined });
+  }
+
+  async markFailed(job: PendingImage, reason: FailureReason): Promise<void> {
+    this.assertUp();
+    const row = this.match(job);
+    if (row) row.failure = reason;
+  }
+
+  async ping(): Promise<void> {
+    this.assertUp();
+  }
+
+  private match(job: PendingImage): Row | undefined {
+    const row = this.rows.get(job.id);
+    return row?.url === job.url ? row : undefined;
+  }
+
+  private assertUp(): void {
+    if (this.down) throw new Error('database is down');
+  }
+}
