@@ -81,7 +81,9 @@ export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobCon
       height: thumbnail.height,
     };
   } catch (error) {
-    if (errorKind(error) !== 'transient' || ctx.isLastAttempt) {
+    const final = errorKind(error) !== 'transient' || ctx.isLastAttempt;
+    // An abort (shutdown) is not the job's failure: the message goes back to the queue.
+    if (final && !ctx.signal.aborted) {
       await markFailedQuietly(deps, row, error, ctx);
     }
     throw error;

@@ -1,0 +1,135 @@
+import { errorCode, errorKind, errorSummary, InvalidInputError } from '#functions/errors.ts';
+import { parseJob, type Job } from '#functions/job.ts';
+import type { Logger } from '#functions/ports.ts';
+import { processImage, type ProcessImageDeps, type ProcessImageResult } from '#functions/process-image.ts';
+import { withConsumerSpan, type Destination } from '#adapters/telemetry/message-tracing.ts';
+import { retryDelay } from './retry-delay.ts';
+
+/** One delivery of one message, as any queue hands it over. */
+export interface Delivery {
+  readonly body: Uint8Array | string;
+  readonly headers: Record<string, unknown> | undefined;
+  readonly messageId: string | undefined;
+  /** 1 on first delivery; carried in `x-attempts` across retries. */
+  readonly attempt: number;
+}
+
+export interface RunJobOptions {
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly destination: Destination;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+export interface FailureHeaders {
+  readonly 'x-error-code': string;
+  readonly 'x-error-message': string;
+  readonly 'x-attempts': number;
+}
+
+/**
+ * What the queue must do with the delivery: the one error-mapping table for workers.
+ * `release` means the worker is shutting down mid-job: hand the message back
+ * untouched (close the channel, or requeue in memory) for another worker.
+ */
+export type Settlement =
+  | { readonly action: 'ack'; readonly jobId: string; readonly result: ProcessImageResult }
+  | { readonly action: 'release'; readonly jobId: string | undefined }
+  | { readonly action: 'retry'; readonly jobId: string | undefined; readonly delayMs: number; readonly nextAttempt: number; readonly headers: FailureHeaders }
+  | { readonly action: 'dead-letter'; readonly jobId: string | undefined; readonly headers: FailureHeaders };
+
+/**
+ * Decodes one delivery, runs `processImage` inside the consumer span, and says
+ * how to settle it: ack on success or skip; retry later on a transient failure
+ * while attempts remain; dead-letter, with the reason in headers, on invalid
+ * input, a permanent failure, or the last attempt. Never throws.
+ */
+export async function runJob(delivery: Delivery, deps: ProcessImageDeps, options: RunJobOptions): Promise<Settlement> {
+  const started = deps.clock.now();
+  const messageId = delivery.messageId ?? 'unknown';
+  const settlement = await withConsumerSpan(delivery.headers, options.destination, messageId, async (span) => {
+    let job: Job | undefined;
+    try {
+      job = decode(delivery.body);
+      span.setAttribute('imgpipe.job.id', job.id);
+      span.setAttribute('imgpipe.attempt', delivery.attempt);
+      const isLastAttempt = delivery.attempt >= options.maxAttempts;
+      const result = await processImage(job, deps, { signal: options.signal, log: options.log, attempt: delivery.attempt, isLastAttempt });
+      span.setAttribute('imgpipe.outcome', result.outcome);
+      return { action: 'ack', jobId: job.id, result } as const;
+    } catch (error) {
+      if (options.signal.aborted) return { action: 'release', jobId: job?.id } as const;
+      const settled = settle(error, job?.id, delivery.attempt, options);
+      span.setAttribute('imgpipe.outcome', settled.action);
+      span.setAttribute('imgpipe.error.code', settled.headers['x-error-code']);
+      if (settled.action === 'dead-letter') throw new SettledFailure(settled, error);
+      return settled;
+    }
+  }).catch((error: unknown) => {
+    if (error instanceof SettledFailure) return error.settlement;
+    return settle(error, undefined, delivery.attempt, options);
+  });
+  logSettlement(options.log, settlement, delivery.attempt, deps.clock.now() - started);
+  return settlement;
+}
+
+/** Carries a dead-letter decision out of the span so the span records the error. */
+class SettledFailure extends Error {
+  override readonly name = 'SettledFailure';
+  constructor(readonly settlement: Settlement, cause: unknown) {
+    super(errorSummary(cause), { cause });
+  }
+}
+
+function decode(body: Uint8Array | string): Job {
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidInputError('body', 'is not valid JSON', { cause });
+  }
+  return parseJob(value);
+}
+
+function settle(error: unknown, jobId: string | undefined, attempt: number, options: RunJobOptions): Exclude<Settlement, { action: 'ack' } | { action: 'release' }> {
+  const headers: FailureHeaders = {
+    'x-error-code': errorCode(error),
+    'x-error-message': errorSummary(error),
+    'x-attempts': attempt,
+  };
+  if (errorKind(error) === 'transient' && attempt < options.maxAttempts) {
+    return {
+      action: 'retry',
+      jobId,
+      delayMs: retryDelay(attempt, options.retryBaseMs, options.retryMaxMs),
+      nextAttempt: attempt + 1,
+      headers,
+    };
+  }
+  return { action: 'dead-letter', jobId, headers };
+}
+
+function logSettlement(log: Logger, settlement: Settlement, attempt: number, ms: number): void {
+  if (settlement.action === 'ack') {
+    log.info({ jobId: settlement.jobId, outcome: settlement.result.outcome, ms, attempt }, 'job done');
+    return;
+  }
+  if (settlement.action === 'release') {
+    log.warn({ jobId: settlement.jobId, outcome: 'released', ms, attempt }, 'job interrupted by shutdown, handed back');
+    return;
+  }
+  const outcome = settlement.action === 'retry' ? 'retry' : 'dead-lettered';
+  const context = {
+    jobId: settlement.jobId,
+    outcome,
+    ms,
+    attempt,
+    code: settlement.headers['x-error-code'],
+    reason: settlement.headers['x-error-message'],
+  };
+  if (settlement.action === 'retry') log.warn(context, 'job failed, will retry');
+  else log.error(context, 'job dead-lettered');
+}
