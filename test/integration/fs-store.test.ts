@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '#adapters/config.ts';
+import { FsStore } from '#adapters/storage/fs-store.ts';
+import { makeStore } from '#adapters/storage/make-store.ts';
+import { TransientError } from '#functions/errors.ts';
+import { aKey, aPayload, describeImageStore, type ImageStoreFixture } from '#test/conformance/describe-image-store.ts';
+import { MemoryLogger } from '#test/fakes/support.ts';
+
+async function makeFsFixture(): Promise<ImageStoreFixture> {
+  const dir = await freshDir();
+  const store = await FsStore.open(dir, new MemoryLogger());
+  return {
+    store,
+    read: async (key) => {
+      const data = await readFile(join(dir, key)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      return data && { data, contentType: undefined };
+    },
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describeImageStore('FsStore', makeFsFixture, { conditionalWrites: true, keepsContentType: false });
+
+const OUTPUT_NAME = /^[A-Za-z0-9_-]{1,128}\.jpg$/;
+const MINUTE = 60_000;
+
+describe('FsStore on a directory', () => {
+  const dirs: string[] = [];
+  const aDir = async () => {
+    const dir = await freshDir();
+    dirs.push(dir);
+    return dir;
+  };
+  after(async () => {
+    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it('never reports a temp file left by a crashed write as the output, and writes the output over it', async () => {
+    const dir = await aDir();
+    const key = aKey();
+    await writeFile(join(dir, tempName(key)), aPayload(1).subarray(0, 100));
+    const store = await FsStore.open(dir, new MemoryLogger());
+
+    const existsBefore = await store.exists(key);
+    const outcome = await store.putIfAbsent(key, aPayload(2), 'image/jpeg');
+
+    assert.equal(existsBefore, false);
+    assert.equal(outcome, 'written');
+    assert.deepEqual(await readFile(join(dir, key)), Buffer.from(aPayload(2)));
+  });
+
+  it('removes stale temp files on open and says so', async () => {
+    const dir = await aDir();
+    const stale = tempName(aKey());
+    await writeFile(join(dir, stale), aPayload(1).subarray(0, 100));
+    const anHourAgo = new Date(Date.now() - 60 * MINUTE);
+    await utimes(join(dir, stale), anHourAgo, anHourAgo);
+    const log = new MemoryLogger();
+
+    await FsStore.open(dir, log);
+
+    assert.deepEqual(await readdir(dir), []);
+    assert.ok(log.lines.some((line) => line.message === 'removed stale temp file'));
+  });
+
+  it('leaves a fresh temp file alone: another writer on the volume may be using it', async () => {
+    const dir = await aDir();
+    const fresh = tempName(aKey());
+    await writeFile(join(dir, fresh), aPayload(1).subarray(0, 100));
+
+    await FsStore.open(dir, new MemoryLogger());
+
+    assert.deepEqual(await readdir(dir), [fresh]);
+  });
+
+  it('shows readers only <id>.jpg outputs and dot-prefixed temps while puts run, and only outputs after', async () => {
+    const dir = await aDir();
+    const store = await FsStore.open(dir, new MemoryLogger());
+    const keys = Array.from({ length: 60 }, () => aKey());
+    const seenWhileWriting = new Set<string>();
+    let writing = true;
+
+    const puts = Promise.all(keys.flatMap((key, index) => [
+      store.putIfAbsent(key, aPayload(index), 'image/jpeg'),
+      store.putIfAbsent(key, aPayload(index + 1), 'image/jpeg'),
+    ])).finally(() => {
+      writing = false;
+    });
+    while (writing) for (const name of await readdir(dir)) seenWhileWriting.add(name);
+    await puts;
+
+    const temps = [...seenWhileWriting].filter((name) => !OUTPUT_NAME.test(name));
+    assert.ok(temps.length > 0, 'the listing caught writes in flight');
+    for (const name of temps) assert.ok(name.startsWith('.') && !name.endsWith('.jpg'), `${name} cannot pass for an output`);
+    const names = await readdir(dir);
+    assert.deepEqual([...names].sort(), [...keys].sort());
+  });
+
+  it('creates a missing data directory on open', async () => {
+    const dir = join(await aDir(), 'nested', 'data');
+    const store = await FsStore.open(dir, new MemoryLogger());
+
+    const outcome = await store.putIfAbsent('42.jpg', aPayload(1), 'image/jpeg');
+
+    assert.equal(outcome, 'written');
+    assert.equal(store.locate('42.jpg'), join(dir, '42.jpg'));
+  });
+
+  it('reports an I/O failure as a TransientError with a stable FS_ code', async () => {
+    const dir = await aDir();
+    const store = await FsStore.open(dir, new MemoryLogger());
+    await rm(dir, { recursive: true });
+
+    await assert.rejects(
+      () => store.putIfAbsent('42.jpg', aPayload(1), 'image/jpeg'),
+      (error) => error instanceof TransientError && error.code === 'FS_ENOENT',
+    );
+  });
+
+  it('is what makeStore returns for STORAGE=fs, on DATA_DIR', async () => {
+    const dir = await aDir();
+    const config = loadConfig({ STORAGE: 'fs', DATA_DIR: dir }, 'worker');
+
+    const store = await makeStore(config, new MemoryLogger());
+
+    assert.ok(store instanceof FsStore);
+    assert.equal(store.locate('7.jpg'), join(dir, '7.jpg'));
+    await store.close();
+  });
+});
+
+describe('FsStore on a file instead of a directory', () => {
+  let file: string;
+  before(async () => {
+    file = join(await freshDir(), 'not-a-dir');
+    await writeFile(file, 'x');
+  });
+  after(async () => {
+    await rm(join(file, '..'), { recursive: true, force: true });
+  });
+
+  it('fails to open with a TransientError naming the path', async () => {
+    await assert.rejects(
+      () => FsStore.open(file, new MemoryLogger()),
+      (error) => error instanceof TransientError && error.code.startsWith('FS_') && error.message.includes(file),
+    );
+  });
+});
+
+/** The name FsStore gives its temp files: `.<key>.<16 hex>.tmp`. */
+function tempName(key: string): string {
+  return `.${key}.0123456789abcdef.tmp`;
+}
+
+function freshDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'imgpipe-fs-store-'));
+}
