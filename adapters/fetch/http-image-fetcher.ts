@@ -1,0 +1,177 @@
+import type { Config } from '#adapters/config.ts';
+import { ImgpipeError, PermanentError, TransientError } from '#functions/errors.ts';
+import type { FetchedImage, ImageFetcher } from '#functions/ports.ts';
+import { sniffImageType } from './sniff-image-type.ts';
+import { dnsError, UrlPolicy, type Resolver } from './url-policy.ts';
+
+const PICSUM_ORIGIN = 'https://picsum.photos';
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export interface HttpImageFetcherOverrides {
+  /** Name resolution for the URL policy; tests pass results they control. */
+  readonly resolve?: Resolver;
+}
+
+/**
+ * {@link ImageFetcher} over Node's built-in fetch, within the outbound URL policy.
+ *
+ * - URLs on `https://picsum.photos` are fetched from `PICSUM_URL` (same path and query);
+ * - one deadline (`FETCH_TIMEOUT_MS`) covers headers and body: `TransientError('TIMEOUT')`;
+ *   the caller's abort propagates as the caller's abort reason;
+ * - redirects are followed by hand, at most `FETCH_MAX_REDIRECTS`, each hop
+ *   checked by the {@link UrlPolicy} before any connection is made;
+ * - the body is counted while it streams and refused past `FETCH_MAX_BYTES`;
+ * - the type comes from the bytes' magic number, never from `Content-Type`.
+ *
+ * Status mapping: 408, 429 and 5xx are transient (`HTTP_<status>`), every other
+ * non-2xx is permanent (`HTTP_<status>`). Connection failures are
+ * `TransientError('NETWORK')`; an unknown host is `TransientError('DNS_NOT_FOUND')`.
+ *
+ * @example
+ * const fetcher = new HttpImageFetcher(config.fetch);
+ * const { bytes, contentType } = await fetcher.fetch('https://picsum.photos/seed/1/1024/768', signal);
+ */
+export class HttpImageFetcher implements ImageFetcher {
+  private readonly policy: UrlPolicy;
+
+  constructor(private readonly options: Config['fetch'], overrides: HttpImageFetcherOverrides = {}) {
+    this.policy = new UrlPolicy({ allowPrivate: options.allowPrivate, allowHosts: options.allowHosts, resolve: overrides.resolve });
+  }
+
+  async fetch(url: string, signal: AbortSignal): Promise<FetchedImage> {
+    signal.throwIfAborted();
+    const target = this.rewrite(parseUrl(url));
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.options.timeoutMs);
+    try {
+      return await this.download(target, AbortSignal.any([signal, deadline.signal]));
+    } catch (error) {
+      signal.throwIfAborted();
+      if (deadline.signal.aborted) {
+        throw new TransientError('TIMEOUT', `GET ${target.host} took longer than ${this.options.timeoutMs} ms`, { cause: error });
+      }
+      throw classify(error, target);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async download(first: URL, signal: AbortSignal): Promise<FetchedImage> {
+    let current = first;
+    for (let redirects = 0; ; redirects += 1) {
+      await untilAborted(this.policy.check(current), signal);
+      const response = await fetch(current, { redirect: 'manual', signal, headers: { accept: 'image/*' } });
+
+      if (REDIRECT_STATUSES.has(response.status)) {
+        await discard(response);
+        const location = response.headers.get('location');
+        if (location === null) throw new PermanentError(`HTTP_${response.status}`, `GET ${describe(current)} redirected nowhere`);
+        if (redirects >= this.options.maxRedirects) {
+          throw new PermanentError('TOO_MANY_REDIRECTS', `GET ${describe(first)} redirected more than ${this.options.maxRedirects} times`);
+        }
+        current = this.rewrite(parseUrl(location, current));
+        continue;
+      }
+      if (!response.ok) {
+        await discard(response);
+        throw statusError(response.status, current);
+      }
+      const bytes = await readCapped(response, this.options.maxBytes, current);
+      const contentType = sniffImageType(bytes);
+      if (contentType === undefined) {
+        throw new PermanentError('NOT_AN_IMAGE', `GET ${describe(current)} answered ${bytes.byteLength} bytes that are no known image format`);
+      }
+      return { bytes, contentType };
+    }
+  }
+
+  /** `https://picsum.photos/<path>` → `PICSUM_URL/<path>`, so picsum URLs can be served offline. */
+  private rewrite(url: URL): URL {
+    if (url.origin !== PICSUM_ORIGIN || this.options.picsumUrl === PICSUM_ORIGIN) return url;
+    return new URL(`${this.options.picsumUrl}${url.pathname}${url.search}`);
+  }
+}
+
+function parseUrl(value: string, base?: URL): URL {
+  try {
+    return new URL(value, base);
+  } catch (error) {
+    throw new PermanentError('URL_REFUSED', base ? `a redirect from ${base.host} has an invalid Location` : 'the URL is not valid', { cause: error });
+  }
+}
+
+/** Host and path: enough to find the request in logs, without a query that may hold tokens. */
+function describe(url: URL): string {
+  return `${url.host}${url.pathname}`;
+}
+
+function statusError(status: number, url: URL): ImgpipeError {
+  const message = `GET ${describe(url)} answered ${status}`;
+  if (status === 408 || status === 429 || status >= 500) return new TransientError(`HTTP_${status}`, message);
+  return new PermanentError(`HTTP_${status}`, message);
+}
+
+/** The body, counted while it streams; refused as soon as it passes `maxBytes`. */
+async function readCapped(response: Response, maxBytes: number, url: URL): Promise<Uint8Array> {
+  const tooLarge = () => new PermanentError('TOO_LARGE', `GET ${describe(url)} is larger than ${maxBytes} bytes`);
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) {
+    await discard(response);
+    throw tooLarge();
+  }
+  if (response.body === null) return new Uint8Array(0);
+
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** Releases a body we will not read, so its connection can be reused or closed. */
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => {});
+}
+
+/** Anything that is not already one of ours is a failure to talk to the server. */
+function classify(error: unknown, url: URL): ImgpipeError {
+  if (error instanceof ImgpipeError) return error;
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  const code = errorCodeOf(cause) ?? errorCodeOf(error);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return dnsError(url.hostname, cause ?? error);
+  return new TransientError('NETWORK', `GET ${url.host} failed: ${code ?? 'connection error'}`, { cause: error });
+}
+
+function errorCodeOf(error: unknown): string | undefined {
+  if (error instanceof AggregateError) return errorCodeOf(error.errors[0]);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** `promise`, or the signal's reason as soon as it fires (a lookup takes no signal). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

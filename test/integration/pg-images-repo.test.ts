@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
+import { errorKind, TransientError } from '#functions/errors.ts';
+import type { PendingImage } from '#functions/ports.ts';
+import { freePort } from '#test/support/free-port.ts';
+import { createTestDatabase, type TestDatabase } from '#test/support/pg-database.ts';
+
+const initSql = () => readFile(new URL('../../db/init.sql', import.meta.url), 'utf8');
+const seedUrl = (n: number) => `https://picsum.photos/seed/${n}/1024/768`;
+const rowOf = (n: number): PendingImage => ({ id: String(n), url: seedUrl(n) });
+
+interface ImageRow {
+  id: number;
+  url: string;
+  processed: boolean;
+  enqueued_at: Date | null;
+  failed_at: Date | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+/** A publish that records what it was given. */
+function recordingPublish() {
+  const batches: PendingImage[][] = [];
+  const publish = async (rows: readonly PendingImage[]) => {
+    batches.push([...rows]);
+  };
+  return { batches, publish };
+}
+
+describe('PgImagesRepo on a real Postgres', () => {
+  let db: TestDatabase;
+  let repo: PgImagesRepo;
+  const rowById = async (id: number) => (await db.query<ImageRow>('SELECT * FROM images WHERE id = $1', [id]))[0]!;
+
+  before(async () => {
+    db = await createTestDatabase();
+    repo = await PgImagesRepo.connect(db.url);
+  });
+
+  after(async () => {
+    await repo?.close();
+    await db?.drop();
+  });
+
+  beforeEach(async () => {
+    await db.query('TRUNCATE images RESTART IDENTITY');
+    await db.query(await initSql());
+  });
+
+  it('seeds 300 picsum rows, in id order, with the three seed columns and the added ones', async () => {
+    const rows = await db.query<ImageRow>('SELECT * FROM images ORDER BY id');
+    const columns = await db.query<{ column_name: string }>(
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'images' ORDER BY ordinal_position",
+    );
+
+    assert.equal(rows.length, 300);
+    assert.deepEqual(rows[0], { id: 1, url: seedUrl(1), processed: false, enqueued_at: null, failed_at: null, error_code: null, error_message: null });
+    assert.ok(rows.every((row, index) => row.id === index + 1 && row.url === seedUrl(index + 1) && !row.processed));
+    assert.deepEqual(columns.map((c) => c.column_name), ['id', 'url', 'processed', 'enqueued_at', 'failed_at', 'error_code', 'error_message']);
+  });
+
+  it('hands pending rows to publish in id order, bounded by the limit, with string ids', async () => {
+    const { batches, publish } = recordingPublish();
+
+    const enqueued = await repo.enqueuePending(5, publish);
+
+    assert.equal(enqueued, 5);
+    assert.deepEqual(batches, [[rowOf(1), rowOf(2), rowOf(3), rowOf(4), rowOf(5)]]);
+    assert.ok((await rowById(5)).enqueued_at instanceof Date);
+    assert.equal((await rowById(6)).enqueued_at, null);
+  });
+
+  it('never hands out an enqueued row again', async () => {
+    const first = recordingPublish();
+    const second = recordingPublish();
+
+    await repo.enqueuePending(3, first.publish);
+    await repo.enqueuePending(3, second.publish);
+
+    assert.deepEqual(second.batches, [[rowOf(4), rowOf(5), rowOf(6)]]);
+  });
+
+  it('returns 0 once nothing is pending', async () => {
+    await repo.enqueuePending(10_000, async () => {});
+
+    const { batches, publish } = recordingPublish();
+    const enqueued = await repo.enqueuePending(10, publish);
+
+    assert.equal(enqueued, 0);
+    assert.deepEqual(batches, [[]]);
+  });
+
+  it('leaves the rows pending and rethrows the same error when publish throws', async () => {
+    const refused = new Error('broker refused');
+
+    await assert.rejects(
+      repo.enqueuePending(4, async () => {
+        throw refused;
+      }),
+      (error) => error === refused,
+    );
+
+    const { batches, publish } = recordingPublish();
+    await repo.enqueuePending(4, publish);
+    assert.deepEqual(batches, [[rowOf(1), rowOf(2), rowOf(3), rowOf(4)]]);
+  });
+
+  it('never gives the same row to two concurrent callers', async () => {
+    const other = await PgImagesRepo.connect(db.url);
+    try {
+      // Each publish waits (a bounded time) for the other: both transactions must
+      // hold their rows at once, which only skipping locked rows allows.
+      let arrived = 0;
+      let release!: () => void;
+      const bothInside = new Promise<void>((resolve) => (release = resolve));
+      const seen: PendingImage[][] = [];
+      const waits: string[] = [];
+      const publish = async (rows: readonly PendingImage[]) => {
+        seen.push([...rows]);
+        arrived += 1;
+        if (arrived === 2) release();
+        const alone = new Promise<string>((resolve) => setTimeout(resolve, 1_000, 'alone').unref());
+        waits.push(await Promise.race([bothInside.then(() => 'together'), alone]));
+      };
+
+      const counts = await Promise.all([repo.enqueuePending(50, publish), other.enqueuePending(50, publish)]);
+
+      const ids = seen.flat().map((row) => Number(row.id)).sort((a, b) => a - b);
+      assert.deepEqual(waits, ['together', 'together']);
+      assert.deepEqual(counts, [50, 50]);
+      assert.deepEqual(ids, Array.from({ length: 100 }, (_, index) => index + 1));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('skips processed and failed rows', async () => {
+    await repo.markProcessed(rowOf(1));
+    await repo.markFailed(rowOf(2), { code: 'HTTP_404', message: 'gone' });
+    const { batches, publish } = recordingPublish();
+
+    await repo.enqueuePending(2, publish);
+
+    assert.deepEqual(batches, [[rowOf(3), rowOf(4)]]);
+  });
+
+  it('marks a row processed only when both id and URL match', async () => {
+    await repo.markProcessed({ id: '7', url: seedUrl(8) });
+    assert.equal((await rowById(7)).processed, false);
+
+    await repo.markProcessed(rowOf(7));
+    assert.equal((await rowById(7)).processed, true);
+  });
+
+  it('marks a row failed, with the reason, only when both id and URL match', async () => {
+    await repo.markFailed({ id: '9', url: 'https://elsewhere.test/9.jpg' }, { code: 'NOT_AN_IMAGE', message: 'html' });
+    assert.equal((await rowById(9)).failed_at, null);
+
+    await repo.markFailed(rowOf(9), { code: 'NOT_AN_IMAGE', message: 'GET host/9 answered html' });
+    const row = await rowById(9);
+    assert.ok(row.failed_at instanceof Date);
+    assert.deepEqual([row.error_code, row.error_message, row.processed], ['NOT_AN_IMAGE', 'GET host/9 answered html', false]);
+  });
+
+  it('matches nothing, without error, for ids that cannot name a row', async () => {
+    for (const id of ['t-abc', '042', '0', '-1', '99999999999', '1.0']) {
+      await repo.markProcessed({ id, url: seedUrl(42) });
+      await repo.markFailed({ id, url: seedUrl(42) }, { code: 'X', message: 'x' });
+    }
+
+    const touched = await db.query("SELECT id FROM images WHERE processed OR failed_at IS NOT NULL");
+    assert.deepEqual(touched, []);
+  });
+
+  it('clears an earlier failure when the row is processed (a replayed dead letter)', async () => {
+    await repo.markFailed(rowOf(3), { code: 'TIMEOUT', message: 'slow' });
+
+    await repo.markProcessed(rowOf(3));
+
+    const row = await rowById(3);
+    assert.deepEqual([row.processed, row.failed_at, row.error_code, row.error_message], [true, null, null, null]);
+  });
+
+  it('answers ping', async () => {
+    await repo.ping();
+  });
+
+  it('keeps every row and mark when init.sql runs again', async () => {
+    await repo.enqueuePending(10, async () => {});
+    await repo.markProcessed(rowOf(1));
+
+    await db.query(await initSql());
+
+    const [counts] = await db.query<{ total: number; enqueued: number; processed: number }>(
+      'SELECT count(*)::int AS total, count(enqueued_at)::int AS enqueued, count(*) FILTER (WHERE processed)::int AS processed FROM images',
+    );
+    assert.deepEqual(counts, { total: 300, enqueued: 10, processed: 1 });
+  });
+});
+
+describe('db/init.sql on a table with only the seed columns', () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await createTestDatabase({ loadSchema: false });
+  });
+
+  after(async () => {
+    await db?.drop();
+  });
+
+  it('adds the new columns and the pending index, keeps the rows and adds no seed', async () => {
+    await db.query('CREATE TABLE images (id SERIAL PRIMARY KEY, url TEXT NOT NULL, processed BOOLEAN NOT NULL DEFAULT FALSE)');
+    await db.query("INSERT INTO images (url, processed) VALUES ('https://old.test/1.jpg', true), ('https://old.test/2.jpg', false)");
+
+    await db.query(await initSql());
+
+    const rows = await db.query<ImageRow>('SELECT * FROM images ORDER BY id');
+    const indexes = await db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'images'");
+    assert.deepEqual(rows.map((row) => [row.id, row.url, row.processed, row.enqueued_at, row.failed_at, row.error_code]), [
+      [1, 'https://old.test/1.jpg', true, null, null, null],
+      [2, 'https://old.test/2.jpg', false, null, null, null],
+    ]);
+    assert.ok(indexes.some((index) => index.indexname === 'images_pending_idx'));
+
+    const repo = await PgImagesRepo.connect(db.url);
+    try {
+      const picked: PendingImage[] = [];
+      await repo.enqueuePending(10, async (rows) => void picked.push(...rows));
+      assert.deepEqual(picked, [{ id: '2', url: 'https://old.test/2.jpg' }]);
+    } finally {
+      await repo.close();
+    }
+  });
+});
+
+describe('PgImagesRepo when the database is unreachable', () => {
+  let repo: PgImagesRepo;
+
+  before(async () => {
+    repo = await PgImagesRepo.connect(`postgres://imgpipe:s3cret-pw@127.0.0.1:${await freePort()}/imgpipe`);
+  });
+
+  after(async () => {
+    await repo.close();
+    await repo.close();
+  });
+
+  it('fails ping with a transient DATABASE_UNAVAILABLE that keeps the cause and hides the password', async () => {
+    await assert.rejects(repo.ping(), (error) => {
+      assert.ok(error instanceof TransientError);
+      assert.equal(error.code, 'DATABASE_UNAVAILABLE');
+      assert.equal(errorKind(error), 'transient');
+      assert.ok(error.cause instanceof Error);
+      assert.match(error.message, /ECONNREFUSED/);
+      assert.doesNotMatch(error.message, /s3cret-pw/);
+      return true;
+    });
+  });
+
+  it('fails enqueuePending the same way, without calling publish', async () => {
+    let called = false;
+
+    await assert.rejects(
+      repo.enqueuePending(5, async () => {
+        called = true;
+      }),
+      (error) => error instanceof TransientError && error.code === 'DATABASE_UNAVAILABLE',
+    );
+    assert.equal(called, false);
+  });
+
+  it('fails the marks the same way', async () => {
+    await assert.rejects(repo.markProcessed(rowOf(1)), (error) => error instanceof TransientError && error.code === 'DATABASE_UNAVAILABLE');
+    await assert.rejects(
+      repo.markFailed(rowOf(1), { code: 'X', message: 'x' }),
+      (error) => error instanceof TransientError && error.code === 'DATABASE_UNAVAILABLE',
+    );
+  });
+});
