@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, type Entry } from '#adapters/config.ts';
+
+type Env = Record<string, string | undefined>;
+
+function configOf(env: Env = {}, entry: Entry = 'worker') {
+  return loadConfig(env, entry);
+}
+
+function configErrorOf(env: Env, entry: Entry = 'worker'): ConfigError {
+  try {
+    loadConfig(env, entry);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('loadConfig accepted the environment');
+}
+
+describe('loadConfig: OTLP traces endpoint', () => {
+  it('appends /v1/traces to a base OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+    const config = configOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' });
+    assert.equal(config.otel.tracesUrl, 'http://collector:4318/v1/traces');
+  });
+
+  it('uses an OTEL_EXPORTER_OTLP_ENDPOINT that already ends in /v1/traces as it is', () => {
+    const config = configOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/v1/traces' });
+    assert.equal(config.otel.tracesUrl, 'http://collector:4318/v1/traces');
+  });
+
+  it('does not double a slash before /v1/traces', () => {
+    assert.equal(configOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otel.tracesUrl, 'http://collector:4318/v1/traces');
+    assert.equal(configOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/v1/traces/' }).otel.tracesUrl, 'http://collector:4318/v1/traces');
+  });
+
+  it('keeps a base path, appending /v1/traces after it', () => {
+    const config = configOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.test/tenant-a' });
+    assert.equal(config.otel.tracesUrl, 'https://otel.example.test/tenant-a/v1/traces');
+  });
+
+  it('lets OTEL_EXPORTER_OTLP_TRACES_ENDPOINT win, used exactly as given', () => {
+    const config = configOf({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces-only:9999/custom/path',
+    });
+    assert.equal(config.otel.tracesUrl, 'http://traces-only:9999/custom/path');
+  });
+
+  it('exports nowhere when neither variable is set, or both are blank', () => {
+    assert.equal(configOf({}).otel.tracesUrl, undefined);
+    assert.equal(configOf({ OTEL_EXPORTER_OTLP_ENDPOINT: '  ', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' }).otel.tracesUrl, undefined);
+  });
+
+  it('refuses an endpoint that is not an http(s) URL, naming the variable', () => {
+    assert.equal(configErrorOf({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }).variable, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    assert.equal(configErrorOf({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }).variable, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  });
+});
+
+describe('loadConfig: telemetry switches', () => {
+  it('names the service after the entry unless OTEL_SERVICE_NAME says otherwise', () => {
+    assert.equal(configOf({}, 'api').otel.serviceName, 'api');
+    assert.equal(configOf({}, 'worker').otel.serviceName, 'worker');
+    assert.equal(configOf({ OTEL_SERVICE_NAME: 'thumbs-worker' }, 'worker').otel.serviceName, 'thumbs-worker');
+  });
+
+  it('reads OTEL_SDK_DISABLED as a boolean, off by default', () => {
+    assert.equal(configOf({}).otel.disabled, false);
+    assert.equal(configOf({ OTEL_SDK_DISABLED: 'true' }).otel.disabled, true);
+    assert.equal(configOf({ OTEL_SDK_DISABLED: 'FALSE' }).otel.disabled, false);
+    assert.equal(configErrorOf({ OTEL_SDK_DISABLED: 'maybe' }).variable, 'OTEL_SDK_DISABLED');
+  });
+});
+
+describe('loadConfig: other variables', () => {
+  it('applies the original deployment defaults', () => {
+    const config = configOf({}, 'worker');
+    assert.equal(config.rabbitUrl, 'amqp://guest:guest@rabbitmq:5672/');
+    assert.deepEqual(
+      [config.exchange, config.queue, config.dlx, config.dlq, config.routingKey],
+      ['images', 'images.q', 'images.dlx', 'images.dlx.q', 'process_image'],
+    );
+    assert.deepEqual([config.concurrency, config.prefetch, config.maxAttempts], [8, 16, 5]);
+    assert.deepEqual([config.thumbnailSize, config.storage, config.dataDir], [400, 'fs', '/data']);
+    assert.deepEqual([config.host, config.port, config.metricsPort], ['0.0.0.0', 8000, 9464]);
+    assert.equal(config.fetch.allowPrivate, false);
+    assert.equal(config.fetch.picsumUrl, 'https://picsum.photos');
+  });
+
+  it('leaves the broker and database unset for the local host, which embeds its own', () => {
+    const config = configOf({}, 'host');
+    assert.equal(config.rabbitUrl, undefined);
+    assert.equal(config.databaseUrl, undefined);
+  });
+
+  it('names CONCURRENCY when it is not a whole number or out of range', () => {
+    const notANumber = configErrorOf({ CONCURRENCY: 'eight' });
+    assert.equal(notANumber.variable, 'CONCURRENCY');
+    assert.match(notANumber.message, /^CONCURRENCY: /);
+    assert.equal(configErrorOf({ CONCURRENCY: '0' }).variable, 'CONCURRENCY');
+    assert.equal(configOf({ CONCURRENCY: ' 3 ' }).concurrency, 3);
+  });
+
+  it('does not echo a password from RABBIT_URL or DATABASE_URL in the error', () => {
+    const rabbit = configErrorOf({ RABBIT_URL: 'http://user:s3cret-pass@rabbit:5672/' });
+    assert.equal(rabbit.variable, 'RABBIT_URL');
+    assert.doesNotMatch(rabbit.message, /s3cret-pass/);
+    const database = configErrorOf({ DATABASE_URL: 'mysql://user:s3cret-pass@db/imgpipe' });
+    assert.equal(database.variable, 'DATABASE_URL');
+    assert.doesNotMatch(database.message, /s3cret-pass/);
+  });
+
+  it('does not echo an invalid URL that may carry credentials', () => {
+    const error = configErrorOf({ DATABASE_URL: 'postgres://user:s3cret pass@db:notaport/x' });
+    assert.equal(error.variable, 'DATABASE_URL');
+    assert.doesNotMatch(error.message, /s3cret/);
+  });
+
+  it('returns a frozen object, nested parts included', () => {
+    const config = configOf({});
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.otel));
+    assert.ok(Object.isFrozen(config.fetch.allowHosts));
+  });
+});
