@@ -1,0 +1,93 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { enqueue, type EnqueueDeps } from '#functions/enqueue.ts';
+import { errorSummary } from '#functions/errors.ts';
+import { healthz, type HealthzDeps } from '#functions/healthz.ts';
+import { task, type TaskDeps } from '#functions/task.ts';
+import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
+import { mapHttpError } from './error-mapping.ts';
+import { samplesRoute } from './samples-route.ts';
+import { enqueueSchema, healthzSchema, taskSchema, type EnqueueQuery, type HealthzQuery } from './schemas.ts';
+
+/** The ports each handler needs, built once by the entry point; never config or env. */
+export interface HttpAppDeps {
+  readonly enqueue: EnqueueDeps;
+  readonly task: TaskDeps;
+  readonly healthz: HealthzDeps;
+  /** Request logs go here (pino); none when absent. */
+  readonly logger?: FastifyBaseLogger;
+}
+
+export interface HttpAppOptions {
+  /** Largest accepted request body, in bytes (default 16 KiB: a task is well under 3 KiB). */
+  readonly bodyLimit?: number;
+}
+
+export const DEFAULT_BODY_LIMIT = 16 * 1024;
+
+// Probes and the sample source are hit constantly and would bury the traces that matter.
+const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.startsWith('/samples/') === true;
+
+/**
+ * The HTTP adapter: translates requests into handler calls and handler
+ * results and errors into responses (one table, `error-mapping.ts`). It never
+ * listens: the server entry listens, the Lambda entry wraps it, tests use
+ * `app.inject()`.
+ *
+ * - `POST /enqueue?limit=N` (1..10000, default 200) → 200 `{ enqueued }`
+ * - `POST /tasks` `{ url, ops?, id? }` → 202 `{ id }`
+ * - `GET /healthz` → readiness: 200 or 503 with `checks` per dependency;
+ *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency
+ * - `GET /samples/seed/<seed>/<w>/<h>` → the deterministic sample JPEG
+ *
+ * @example
+ * const app = buildHttpApp({ enqueue: { images, publisher }, task: { publisher }, healthz: { dependencies } });
+ * const response = await app.inject({ method: 'POST', url: '/enqueue?limit=5' });
+ */
+export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Refuse unknown keys rather than silently dropping them (Fastify's default).
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  // JSON only: anything else is a 415. An empty JSON body counts as no body, so
+  // `POST /enqueue` works whether or not the client sends a content type.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') done(null, undefined);
+    else parseJson(request, text, done);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = mapHttpError(error);
+    // A dependency outage is expected and reported by readiness: one line, no stack.
+    if (mapped.status === 503) request.log.warn({ err: errorSummary(error) }, 'dependency unavailable');
+    else if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?', 1)[0]}` }),
+  );
+
+  app.register(httpTracing, { skip: UNTRACED });
+
+  app.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) =>
+    enqueue({ limit: request.query.limit }, deps.enqueue),
+  );
+
+  app.post('/tasks', { schema: taskSchema }, async (request, reply) => {
+    const accepted = await task(request.body, deps.task);
+    return reply.code(202).send(accepted);
+  });
+
+  app.get<{ Querystring: HealthzQuery }>('/healthz', { schema: healthzSchema }, async (request, reply) => {
+    const report = await healthz({ probe: request.query.probe }, deps.healthz);
+    return reply.code(report.ok ? 200 : 503).send(report);
+  });
+
+  app.register(samplesRoute);
+  return app;
+}

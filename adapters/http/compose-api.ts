@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { errorSummary } from '#functions/errors.ts';
+import type { DependencyCheck } from '#functions/ports.ts';
+import { ConfigError, type Config } from '#adapters/config.ts';
+import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
+import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
+import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
+import { buildHttpApp } from './build-http-app.ts';
+
+export interface ComposedApi {
+  /** Built, not listening: the server entry listens, the Lambda entry injects. */
+  readonly app: FastifyInstance;
+  /**
+   * Stops intake first (`app.close()`), then closes the publisher, the
+   * database pool and telemetry, each in its own try/catch. Safe to call
+   * twice; resolves to false when a step failed (and was logged).
+   */
+  close(): Promise<boolean>;
+}
+
+/**
+ * The composition root shared by the API's server and Lambda entries:
+ * telemetry first, then the Postgres repo and the RabbitMQ publisher, then
+ * the HTTP app over them. Neither connection is opened here: both open on
+ * first use and reopen after an outage, so the API starts while Postgres or
+ * RabbitMQ is down; readiness (`GET /healthz`) says which, and requests that
+ * need it answer 503 until it is back.
+ *
+ * @example
+ * const api = await composeApi(loadConfig(process.env, 'api'), log);
+ * await api.app.listen({ host: config.host, port: config.port });
+ * process.once('SIGTERM', () => api.close());
+ */
+export async function composeApi(config: Config, log: PinoLogger): Promise<ComposedApi> {
+  const steps: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  let closing: Promise<boolean> | undefined;
+  const close = (): Promise<boolean> => {
+    closing ??= (async () => {
+      let clean = true;
+      for (const step of steps.splice(0).reverse()) {
+        try {
+          await step.close();
+        } catch (error) {
+          clean = false;
+          log.error({ step: step.name, err: errorSummary(error) }, 'shutdown step failed');
+        }
+      }
+      return clean;
+    })();
+    return closing;
+  };
+
+  try {
+    const telemetry = await startTelemetry(config.otel, log);
+    steps.push({ name: 'telemetry', close: () => telemetry.shutdown() });
+
+    if (config.databaseUrl === undefined) throw new ConfigError('DATABASE_URL', 'is required by the api');
+    if (config.rabbitUrl === undefined) throw new ConfigError('RABBIT_URL', 'is required by the api');
+
+    const images = await PgImagesRepo.connect(config.databaseUrl);
+    steps.push({ name: 'database', close: () => images.close() });
+
+    const publisher = new AmqpPublisher({ url: config.rabbitUrl, config, log, connectionName: 'imgpipe api' });
+    steps.push({ name: 'broker', close: () => publisher.close() });
+
+    const dependencies: DependencyCheck[] = [
+      { name: 'database', check: () => images.ping() },
+      { name: 'broker', check: () => publisher.ping() },
+    ];
+    const app = buildHttpApp({
+      enqueue: { images, publisher },
+      task: { publisher },
+      healthz: { dependencies },
+      logger: log,
+    });
+    steps.push({ name: 'http', close: () => app.close() });
+
+    // Open both connections now rather than on the first request; an outage
+    // is only logged, never fatal.
+    for (const dependency of dependencies) {
+      dependency.check().catch((error: unknown) => {
+        log.warn({ dependency: dependency.name, err: errorSummary(error) }, 'dependency not reachable yet; readiness reports it');
+      });
+    }
+    return { app, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,105 @@
+import { errorKind, InvalidInputError, type ErrorKind } from '#functions/errors.ts';
+import { PATTERN_MESSAGES } from './schemas.ts';
+
+/** What the HTTP adapter answers for a thrown value. */
+export interface HttpErrorResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: { readonly error: string; readonly message: string; readonly field?: string };
+}
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** One issue as Fastify's schema validator (ajv) reports it. */
+interface SchemaIssue {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly params: Record<string, unknown>;
+  readonly message?: string;
+}
+
+const IMGPIPE_ERRORS = new Set(['InvalidInputError', 'PermanentError', 'TransientError']);
+
+/**
+ * The one error-mapping table of the HTTP adapter (STYLE.md habit 7):
+ *
+ * | thrown                                | status | body                                      |
+ * | ------------------------------------- | ------ | ----------------------------------------- |
+ * | `InvalidInputError`, schema violation | 400    | `{ error: 'INVALID_INPUT', field, message }` |
+ * | `PermanentError`                      | 422    | `{ error: code, message }`                 |
+ * | `TransientError`                      | 503    | `{ error: code, message }` + `retry-after`, message generic |
+ * | Fastify's own 4xx (413, 415, bad JSON) | as is  | `{ error: code, message }`                 |
+ * | anything else                         | 500    | `{ error: 'INTERNAL', message }`, message generic |
+ *
+ * Classified by error `name` ({@link errorKind}) and Fastify's `statusCode`,
+ * never by message text. Messages are exposed only below 500.
+ */
+export function mapHttpError(error: unknown): HttpErrorResponse {
+  const invalid = asInvalidInput(error);
+  if (invalid) {
+    return { status: 400, headers: {}, body: { error: invalid.code, field: invalid.field, message: invalid.message } };
+  }
+  if (error instanceof Error && IMGPIPE_ERRORS.has(error.name)) {
+    return BY_KIND[errorKind(error)](error as Error & { code: string });
+  }
+  const fastifyStatus = clientStatus(error);
+  if (fastifyStatus !== undefined) {
+    const { code, message } = error as { code?: unknown; message: string };
+    return { status: fastifyStatus, headers: {}, body: { error: typeof code === 'string' ? code : 'BAD_REQUEST', message } };
+  }
+  return { status: 500, headers: {}, body: { error: 'INTERNAL', message: 'internal error' } };
+}
+
+const BY_KIND: Record<ErrorKind, (error: Error & { code: string }) => HttpErrorResponse> = {
+  invalid: (error) => ({ status: 400, headers: {}, body: { error: error.code, message: error.message } }),
+  permanent: (error) => ({ status: 422, headers: {}, body: { error: error.code, message: error.message } }),
+  transient: (error) => ({
+    status: 503,
+    headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+    body: { error: error.code, message: 'a dependency is unavailable; retry later' },
+  }),
+};
+
+/** The error as an {@link InvalidInputError}: itself, or Fastify's schema violation translated. */
+function asInvalidInput(error: unknown): InvalidInputError | undefined {
+  if (error instanceof Error && error.name === 'InvalidInputError') return error as InvalidInputError;
+  const validation = (error as { validation?: unknown } | null)?.validation;
+  if (!Array.isArray(validation) || validation.length === 0) return undefined;
+  const issue = validation[0] as SchemaIssue;
+  const part = String((error as { validationContext?: unknown }).validationContext ?? 'request');
+  return new InvalidInputError(fieldOf(issue, part), describe(issue), { cause: error });
+}
+
+/** `/ops/1` → `ops[1]`; a missing or unknown property names itself; the whole body is `body`. */
+function fieldOf(issue: SchemaIssue, part: string): string {
+  const segments = issue.instancePath
+    .split('/')
+    .slice(1)
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const child = issue.params.missingProperty ?? issue.params.additionalProperty;
+  if (typeof child === 'string') segments.push(child);
+  const path = segments.map((segment, index) => (/^\d+$/.test(segment) ? `[${segment}]` : index === 0 ? segment : `.${segment}`)).join('');
+  return path === '' ? part : path;
+}
+
+function describe(issue: SchemaIssue): string {
+  switch (issue.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      return 'is not a known field';
+    case 'enum':
+      return `must be one of ${(issue.params.allowedValues as unknown[]).map((value) => JSON.stringify(value)).join(', ')}`;
+    case 'pattern':
+      return PATTERN_MESSAGES.get(String(issue.params.pattern)) ?? `must match ${String(issue.params.pattern)}`;
+    default:
+      return issue.message ?? 'is invalid';
+  }
+}
+
+/** Fastify's own client errors (body too large, unsupported media type, bad JSON) carry their status. */
+function clientStatus(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}

@@ -1,0 +1,35 @@
+/**
+ * The AWS Lambda entry (`dist/lambda.mjs`): `handler` serves API Gateway events
+ * (REST API v1 and HTTP API v2) with the same app as `dist/http.mjs`, composed
+ * once per container, on the first invocation; importing this module only
+ * reads the configuration (a bad variable fails the init, naming it).
+ */
+import { loadConfig } from '#adapters/config.ts';
+import { createLogger } from '#adapters/logger.ts';
+import { composeApi } from './compose-api.ts';
+import { makeLambdaHandler, type LambdaContext, type LambdaHandler, type LambdaResponse } from './lambda-handler.ts';
+
+const config = loadConfig(process.env, 'api');
+
+let composing: Promise<LambdaHandler> | undefined;
+
+async function compose(): Promise<LambdaHandler> {
+  const log = createLogger(config);
+  const api = await composeApi(config, log);
+  // Lambda sends SIGTERM before it shuts a container down (when an extension
+  // is registered): flush spans and close connections then.
+  process.once('SIGTERM', () => {
+    void api.close().then(() => process.exit(0));
+  });
+  return makeLambdaHandler(api.app);
+}
+
+export async function handler(event: unknown, context: LambdaContext): Promise<LambdaResponse> {
+  composing ??= compose().catch((error: unknown) => {
+    // Let the next invocation try again rather than fail forever.
+    composing = undefined;
+    throw error;
+  });
+  const lambdaHandler = await composing;
+  return lambdaHandler(event, context);
+}

@@ -1,0 +1,76 @@
+/*
+ * The JSON schemas of the HTTP routes. Every bound comes from the constants the
+ * handlers validate with, so the schema and the handler can never disagree;
+ * the handler validates again, as it would for any other caller. Unknown
+ * keys are refused, in bodies and query strings alike: `?limt=5` must not
+ * silently enqueue the default 200.
+ */
+import { ENQUEUE_DEFAULT_LIMIT, ENQUEUE_MAX_LIMIT } from '#functions/enqueue.ts';
+import { JOB_ID_PATTERN, MAX_URL_LENGTH } from '#functions/job.ts';
+import { KNOWN_OPS } from '#functions/ops.ts';
+import { SAMPLE_MAX_SIDE, SAMPLE_SEED_PATTERN } from '#adapters/samples/sample-image.ts';
+
+// Any case, as URL parsing lowercases the scheme; the handler checks the rest.
+const HTTP_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://';
+
+/** Messages for patterns whose regular expression says little to a caller, by pattern source. */
+export const PATTERN_MESSAGES: ReadonlyMap<string, string> = new Map([[HTTP_URL_PATTERN, 'must use http or https']]);
+
+export const enqueueSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: ENQUEUE_MAX_LIMIT, default: ENQUEUE_DEFAULT_LIMIT },
+    },
+  },
+} as const;
+
+export interface EnqueueQuery {
+  readonly limit: number;
+}
+
+export const taskSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['url'],
+    properties: {
+      url: { type: 'string', minLength: 1, maxLength: MAX_URL_LENGTH, pattern: HTTP_URL_PATTERN },
+      ops: { type: 'array', minItems: 1, items: { type: 'string', enum: [...KNOWN_OPS] } },
+      id: { type: 'string', pattern: JOB_ID_PATTERN.source },
+    },
+  },
+} as const;
+
+export const healthzSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      probe: { type: 'string', enum: ['live', 'ready'], default: 'ready' },
+    },
+  },
+} as const;
+
+export interface HealthzQuery {
+  readonly probe: 'live' | 'ready';
+}
+
+export const sampleSchema = {
+  params: {
+    type: 'object',
+    required: ['seed', 'width', 'height'],
+    properties: {
+      seed: { type: 'string', pattern: SAMPLE_SEED_PATTERN.source },
+      width: { type: 'integer', minimum: 1, maximum: SAMPLE_MAX_SIDE },
+      height: { type: 'integer', minimum: 1, maximum: SAMPLE_MAX_SIDE },
+    },
+  },
+} as const;
+
+export interface SampleParams {
+  readonly seed: string;
+  readonly width: number;
+  readonly height: number;
+}

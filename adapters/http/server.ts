@@ -1,0 +1,60 @@
+/**
+ * The API server (`dist/http.mjs`): the Fastify adapter on `HOST:PORT`
+ * (`0.0.0.0:8000`), over Postgres (`DATABASE_URL`) and RabbitMQ (`RABBIT_URL`).
+ * It starts, and stays up, while either is down: `GET /healthz` reports which.
+ *
+ * SIGTERM or SIGINT: stop accepting requests and finish the running ones,
+ * then close the publisher, the database pool and telemetry; exit 0.
+ */
+import type { AddressInfo } from 'node:net';
+import { errorSummary } from '#functions/errors.ts';
+import { ConfigError, loadConfig, type Config } from '#adapters/config.ts';
+import { createLogger } from '#adapters/logger.ts';
+import { composeApi, type ComposedApi } from './compose-api.ts';
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env, 'api');
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`api: invalid configuration: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const log = createLogger(config);
+  let api: ComposedApi | undefined;
+  try {
+    api = await composeApi(config, log);
+    await api.app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    log.fatal({ err: errorSummary(error) }, 'api failed to start');
+    await api?.close();
+    process.exit(1);
+  }
+
+  const { port } = api.app.server.address() as AddressInfo;
+  log.info({ url: `http://${urlHost(config.host)}:${port}` }, 'api listening');
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, 'api stopping');
+      void api.close().then((clean) => {
+        log.info({ clean }, 'api stopped');
+        process.exit(0);
+      });
+    });
+  }
+}
+
+/** A URL a person can click: the wildcard addresses mean this machine. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+await main();
