@@ -1,0 +1,60 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { SettledDelivery } from './amqp-consumer.ts';
+
+export type JobOutcome = 'written' | 'skipped' | 'retried' | 'dead_lettered' | 'released';
+
+const OUTCOMES: readonly JobOutcome[] = ['written', 'skipped', 'retried', 'dead_lettered', 'released'];
+
+/**
+ * The worker's Prometheus metrics, in a registry of their own:
+ * `imgpipe_jobs_total{outcome}` and `imgpipe_job_duration_seconds{outcome}`,
+ * plus the default process metrics. Feed it from the consumer's `onSettled`.
+ *
+ * @example
+ * const metrics = new WorkerMetrics();
+ * new AmqpConsumer({ …, onSettled: (event) => metrics.record(event) });
+ * response.end(await metrics.registry.metrics());
+ */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly #jobs: Counter<'outcome'>;
+  readonly #duration: Histogram<'outcome'>;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.#jobs = new Counter({
+      name: 'imgpipe_jobs_total',
+      help: 'Jobs settled by the worker, by outcome.',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.#duration = new Histogram({
+      name: 'imgpipe_job_duration_seconds',
+      help: 'Time from the start of a job to its settlement, by outcome.',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    });
+    // Every outcome shows from the first scrape, at zero, so rates and alerts have a series.
+    for (const outcome of OUTCOMES) this.#jobs.inc({ outcome }, 0);
+  }
+
+  record(event: SettledDelivery): void {
+    const outcome = outcomeOf(event);
+    this.#jobs.inc({ outcome });
+    this.#duration.observe({ outcome }, event.durationMs / 1000);
+  }
+}
+
+function outcomeOf({ settlement }: SettledDelivery): JobOutcome {
+  switch (settlement.action) {
+    case 'ack':
+      return settlement.result.outcome;
+    case 'retry':
+      return 'retried';
+    case 'dead-letter':
+      return 'dead_lettered';
+    case 'release':
+      return 'released';
+  }
+}

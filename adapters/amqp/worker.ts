@@ -1,0 +1,149 @@
+/**
+ * The worker (`dist/worker.mjs`): consumes `QUEUE` on RabbitMQ and runs
+ * `processImage` for each job, with Postgres for the table and `STORAGE` for
+ * the outputs. `GET /healthz` and `GET /metrics` on `METRICS_PORT`.
+ *
+ * SIGTERM or SIGINT: stop intake, let running jobs finish (up to the drain
+ * timeout), then close the consumer's channels and connection, the probe
+ * server, the downloader's connections, the database pool, the store and
+ * telemetry, in that order; exit 0.
+ */
+import { errorSummary } from '#functions/errors.ts';
+import type { ProcessImageDeps } from '#functions/process-image.ts';
+import { ConfigError, loadConfig, type Config } from '#adapters/config.ts';
+import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
+import { HttpImageFetcher } from '#adapters/fetch/http-image-fetcher.ts';
+import { createLogger } from '#adapters/logger.ts';
+import { makeStore } from '#adapters/storage/make-store.ts';
+import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
+import { AmqpConsumer } from './amqp-consumer.ts';
+import { WorkerMetrics } from './worker-metrics.ts';
+import { startWorkerProbeServer } from './worker-probe-server.ts';
+
+/** Below Kubernetes' default 30 s grace period, so the broker sees clean requeues rather than a kill. */
+const DRAIN_TIMEOUT_MS = 25_000;
+
+type Log = ReturnType<typeof createLogger>;
+
+/** Named steps run in reverse order of opening, each in its own try/catch. */
+class Closers {
+  readonly #steps: Array<{ name: string; close: () => Promise<unknown> }> = [];
+
+  add(name: string, close: () => Promise<unknown>): void {
+    this.#steps.push({ name, close });
+  }
+
+  async closeAll(log: Log): Promise<boolean> {
+    let clean = true;
+    for (const step of this.#steps.splice(0).reverse()) {
+      try {
+        await step.close();
+      } catch (error) {
+        clean = false;
+        log.error({ step: step.name, err: errorSummary(error) }, 'shutdown step failed');
+      }
+    }
+    return clean;
+  }
+}
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env, 'worker');
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`worker: invalid configuration: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const log = createLogger(config);
+  const closers = new Closers();
+  let closing: Promise<void> | undefined;
+  const close = (reason: string): Promise<void> => {
+    closing ??= (async () => {
+      log.info({ reason }, 'worker stopping');
+      const clean = await closers.closeAll(log);
+      log.info({ clean }, 'worker stopped');
+    })();
+    return closing;
+  };
+
+  try {
+    const telemetry = await startTelemetry(config.otel, log);
+    closers.add('telemetry', () => telemetry.shutdown());
+
+    const store = await makeStore(config, log);
+    closers.add('store', () => store.close());
+
+    const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL'));
+    closers.add('database', () => images.close());
+
+    const fetcher = new HttpImageFetcher(config.fetch);
+    closers.add('fetcher', () => fetcher.close());
+
+    const deps: ProcessImageDeps = {
+      fetcher,
+      store,
+      images,
+      clock: { now: () => Date.now() },
+      thumbnail: { size: config.thumbnailSize, maxInputPixels: config.maxInputPixels },
+    };
+    const metrics = new WorkerMetrics();
+    const consumer = new AmqpConsumer({
+      url: required(config.rabbitUrl, 'RABBIT_URL'),
+      config,
+      deps,
+      log,
+      drainTimeoutMs: DRAIN_TIMEOUT_MS,
+      onSettled: (event) => metrics.record(event),
+    });
+
+    const probe = await startWorkerProbeServer({
+      host: config.host,
+      port: config.metricsPort,
+      isReady: () => consumer.consuming,
+      registry: metrics.registry,
+      log,
+    });
+    closers.add('probe server', () => probe.close());
+    closers.add('consumer', () => consumer.close());
+
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        void close(signal).finally(() => process.exit(0));
+      });
+    }
+
+    await consumer.start();
+    if (!closing) {
+      log.info(
+        {
+          queue: config.queue,
+          storage: config.storage,
+          concurrency: config.concurrency,
+          prefetch: config.prefetch,
+          maxAttempts: config.maxAttempts,
+          metricsPort: probe.port,
+        },
+        'worker ready',
+      );
+    }
+  } catch (error) {
+    log.fatal({ err: errorSummary(error) }, 'worker failed to start');
+    await close('startup failed');
+    process.exit(1);
+  }
+}
+
+/** The worker's config always has these (defaults for the worker entry); the type allows undefined for the host. */
+function required(value: string | undefined, variable: string): string {
+  if (value === undefined) throw new ConfigError(variable, 'is required by the worker');
+  return value;
+}
+
+await main();
