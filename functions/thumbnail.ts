@@ -47,7 +47,7 @@ export async function makeThumbnail(input: Uint8Array, options: ThumbnailOptions
       .autoOrient()
       .resize(options.size, options.size, { fit: 'inside', withoutEnlargement: true })
       .toColourspace('srgb')
-      .jpeg({ quality: 82, mozjpeg: true })
+      .jpeg({ quality: 82 })
       .toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, inputWidth: width, inputHeight: height, contentType: 'image/jpeg' };
   } catch (cause) {
