@@ -1,3 +1,4 @@
+import { Agent, fetch, type Response } from 'undici';
 import type { Config } from '#adapters/config.ts';
 import { ImgpipeError, PermanentError, TransientError } from '#functions/errors.ts';
 import type { FetchedImage, ImageFetcher } from '#functions/ports.ts';
@@ -10,11 +11,21 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 export interface HttpImageFetcherOverrides {
   /** Name resolution for the URL policy; tests pass results they control. */
   readonly resolve?: Resolver;
+  /**
+   * The range of an address, as `classifyAddress` names it (the default).
+   * Tests count one loopback address as `public` to reach a local server
+   * through the restricted path; nothing else should pass this.
+   */
+  readonly classify?: (address: string) => string;
 }
 
 /**
- * {@link ImageFetcher} over Node's built-in fetch, within the outbound URL policy.
+ * {@link ImageFetcher} over undici's fetch, within the outbound URL policy.
  *
+ * - when the policy restricts a URL (not allow-listed, `URL_ALLOW_PRIVATE=false`),
+ *   the connection resolves the host through the policy's checked lookup, so it
+ *   can only reach an address the policy accepted (no DNS rebinding between the
+ *   check and the connect);
  * - URLs on `https://picsum.photos` are fetched from `PICSUM_URL` (same path and query);
  * - one deadline (`FETCH_TIMEOUT_MS`) covers headers and body: `TransientError('TIMEOUT')`;
  *   the caller's abort propagates as the caller's abort reason;
@@ -30,12 +41,31 @@ export interface HttpImageFetcherOverrides {
  * @example
  * const fetcher = new HttpImageFetcher(config.fetch);
  * const { bytes, contentType } = await fetcher.fetch('https://picsum.photos/seed/1/1024/768', signal);
+ * await fetcher.close(); // at shutdown, after the last fetch
  */
 export class HttpImageFetcher implements ImageFetcher {
   private readonly policy: UrlPolicy;
+  /** Connections for restricted URLs: every address comes from the policy's checked lookup. */
+  private readonly checked: Agent;
+  /** Connections for allow-listed hosts, or any host when private addresses are allowed. */
+  private readonly unchecked: Agent;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly options: Config['fetch'], overrides: HttpImageFetcherOverrides = {}) {
-    this.policy = new UrlPolicy({ allowPrivate: options.allowPrivate, allowHosts: options.allowHosts, resolve: overrides.resolve });
+    this.policy = new UrlPolicy({
+      allowPrivate: options.allowPrivate,
+      allowHosts: options.allowHosts,
+      resolve: overrides.resolve,
+      classify: overrides.classify,
+    });
+    this.checked = new Agent({ connect: { lookup: this.policy.lookup } });
+    this.unchecked = new Agent();
+  }
+
+  /** Closes the pooled connections, after the requests in flight end. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= Promise.all([this.checked.close(), this.unchecked.close()]).then(() => undefined);
+    return this.closing;
   }
 
   async fetch(url: string, signal: AbortSignal): Promise<FetchedImage> {
@@ -60,7 +90,8 @@ export class HttpImageFetcher implements ImageFetcher {
     let current = first;
     for (let redirects = 0; ; redirects += 1) {
       await untilAborted(this.policy.check(current), signal);
-      const response = await fetch(current, { redirect: 'manual', signal, headers: { accept: 'image/*' } });
+      const dispatcher = this.policy.isRestricted(current) ? this.checked : this.unchecked;
+      const response = await fetch(current, { redirect: 'manual', signal, headers: { accept: 'image/*' }, dispatcher });
 
       if (REDIRECT_STATUSES.has(response.status)) {
         await discard(response);
@@ -152,6 +183,8 @@ async function discard(response: Response): Promise<void> {
 function classify(error: unknown, url: URL): ImgpipeError {
   if (error instanceof ImgpipeError) return error;
   const cause = (error as { cause?: unknown } | undefined)?.cause;
+  // The checked lookup's refusal surfaces as the cause of undici's "fetch failed".
+  if (cause instanceof ImgpipeError) return cause;
   const code = errorCodeOf(cause) ?? errorCodeOf(error);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return dnsError(url.hostname, cause ?? error);
   return new TransientError('NETWORK', `GET ${url.host} failed: ${code ?? 'connection error'}`, { cause: error });

@@ -14,6 +14,8 @@ export interface UrlPolicyOptions {
   readonly allowHosts: readonly string[];
   /** Defaults to the system resolver; tests give resolution results they control. */
   readonly resolve?: Resolver;
+  /** The range of an address; defaults to {@link classifyAddress}. Only `public` may be fetched. */
+  readonly classify?: (address: string) => string;
 }
 
 /**
@@ -48,11 +50,13 @@ export class UrlPolicy {
   private readonly allowPrivate: boolean;
   private readonly allowHosts: ReadonlySet<string>;
   private readonly resolve: Resolver;
+  private readonly classify: (address: string) => string;
 
   constructor(options: UrlPolicyOptions) {
     this.allowPrivate = options.allowPrivate;
     this.allowHosts = new Set(options.allowHosts.map(normaliseAllowEntry));
     this.resolve = options.resolve ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
+    this.classify = options.classify ?? classifyAddress;
   }
 
   /** True when `url`'s host (or host and port) is on the allow-list. */
@@ -89,7 +93,7 @@ export class UrlPolicy {
     const family = isIP(host);
     const addresses = family !== 0 ? [{ address: host, family }] : await this.resolveHost(host);
     for (const { address } of addresses) {
-      const range = classifyAddress(address);
+      const range = this.classify(address);
       if (range !== 'public') {
         const how = family !== 0 ? 'is' : `resolves to ${address}, which is`;
         throw new PermanentError('URL_REFUSED', `refused host ${host}: it ${how} a ${range} address`);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { Config } from '#adapters/config.ts';
 import { HttpImageFetcher, type HttpImageFetcherOverrides } from '#adapters/fetch/http-image-fetcher.ts';
+import { classifyAddress } from '#adapters/fetch/url-policy.ts';
 import { errorKind } from '#functions/errors.ts';
 import { freePort } from '#test/support/free-port.ts';
 import { htmlBytes, jpegOf } from '#test/support/image-factory.ts';
@@ -17,15 +18,21 @@ interface ImageSource {
   readonly origin: string;
   /** Every request path the source saw, in order. */
   readonly requests: string[];
+  /** The `Host` header of every request, in order. */
+  readonly hosts: string[];
+  /** How many client connections are open now. */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
 /** A local image source on 127.0.0.1: `routes` by exact path, `prefixRoutes` by path prefix, 404 otherwise. */
 async function startImageSource(routes: Record<string, Route> = {}, prefixRoutes: Record<string, Route> = {}): Promise<ImageSource> {
   const requests: string[] = [];
+  const hosts: string[] = [];
   const server = createServer((request, response) => {
     const path = request.url ?? '/';
     requests.push(path);
+    hosts.push(request.headers.host ?? '');
     const pathname = new URL(path, 'http://source.invalid').pathname;
     const route = routes[pathname] ?? Object.entries(prefixRoutes).find(([prefix]) => pathname.startsWith(prefix))?.[1];
     if (route) route(request, response, source);
@@ -37,6 +44,8 @@ async function startImageSource(routes: Record<string, Route> = {}, prefixRoutes
     port,
     origin: `http://127.0.0.1:${port}`,
     requests,
+    hosts,
+    connections: () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count)))),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -54,6 +63,36 @@ function noDns() {
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   };
   return { asked, resolve };
+}
+
+/**
+ * A resolver over answers given in turn (the last one repeats), remembering what
+ * it was asked: it can answer differently at check time and at connect time.
+ */
+function answersInTurn(hostname: string, ...answers: string[][]) {
+  const asked: string[] = [];
+  const resolve = async (name: string): Promise<LookupAddress[]> => {
+    asked.push(name);
+    const addresses = name === hostname ? answers[Math.min(asked.length, answers.length) - 1] : undefined;
+    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    return addresses.map((address) => ({ address, family: isIP(address) }));
+  };
+  return { asked, resolve };
+}
+
+/** Builds fetchers and closes every one it built. */
+function fetcherFactory() {
+  const opened: HttpImageFetcher[] = [];
+  return {
+    make(options: Config['fetch'], overrides?: HttpImageFetcherOverrides): HttpImageFetcher {
+      const fetcher = new HttpImageFetcher(options, overrides);
+      opened.push(fetcher);
+      return fetcher;
+    },
+    closeAll: async () => {
+      await Promise.all(opened.splice(0).map((fetcher) => fetcher.close()));
+    },
+  };
 }
 
 function fetchOptionsOf(overrides: Partial<Config['fetch']> = {}): Config['fetch'] {
@@ -80,11 +119,20 @@ async function failureOf(promise: Promise<unknown>): Promise<{ name: string; cod
 
 const noSignal = () => new AbortController().signal;
 
+async function eventually(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('HttpImageFetcher against a local image source', () => {
   let jpeg: Buffer;
   let png: Buffer;
   let source: ImageSource;
   let fetcher: HttpImageFetcher;
+  const fetchers = fetcherFactory();
   const MAX_BYTES = 256 * 1024;
 
   const serve = (bytes: () => Buffer, contentType: string): Route => (_request, response) => {
@@ -146,10 +194,11 @@ describe('HttpImageFetcher against a local image source', () => {
         '/samples/seed/': serve(() => jpeg, 'image/jpeg'),
       },
     );
-    fetcher = new HttpImageFetcher(fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], maxBytes: MAX_BYTES }));
+    fetcher = fetchers.make(fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], maxBytes: MAX_BYTES }));
   });
 
   after(async () => {
+    await fetchers.closeAll();
     await source.close();
   });
 
@@ -189,7 +238,7 @@ describe('HttpImageFetcher against a local image source', () => {
   });
 
   it('times out while the body is still streaming, as a transient TIMEOUT', async () => {
-    const quick = new HttpImageFetcher(fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], timeoutMs: 300 }));
+    const quick = fetchers.make(fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], timeoutMs: 300 }));
     const started = Date.now();
 
     const failure = await failureOf(quick.fetch(`${source.origin}/slow-body`, noSignal()));
@@ -253,7 +302,7 @@ describe('HttpImageFetcher against a local image source', () => {
     const other = await startImageSource({ '/image.jpg': serve(() => jpeg, 'image/jpeg') });
     const bouncer = await startImageSource({ '/bounce': redirect(302, `${other.origin}/image.jpg`) });
     try {
-      const guarded = new HttpImageFetcher(fetchOptionsOf({ allowHosts: [`127.0.0.1:${bouncer.port}`] }));
+      const guarded = fetchers.make(fetchOptionsOf({ allowHosts: [`127.0.0.1:${bouncer.port}`] }));
 
       const failure = await failureOf(guarded.fetch(`${bouncer.origin}/bounce`, noSignal()));
 
@@ -267,11 +316,11 @@ describe('HttpImageFetcher against a local image source', () => {
 
   it('fetches picsum URLs from PICSUM_URL, same path and query, without looking up picsum.photos', async () => {
     const dns = noDns();
-    const offline = new HttpImageFetcher(
+    const offline = fetchers.make(
       fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], picsumUrl: source.origin }),
       { resolve: dns.resolve } satisfies HttpImageFetcherOverrides,
     );
-    const underPrefix = new HttpImageFetcher(
+    const underPrefix = fetchers.make(
       fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], picsumUrl: `${source.origin}/samples` }),
       { resolve: dns.resolve },
     );
@@ -289,6 +338,7 @@ describe('HttpImageFetcher against a local image source', () => {
 describe('HttpImageFetcher URL policy on loopback', () => {
   let jpeg: Buffer;
   let source: ImageSource;
+  const fetchers = fetcherFactory();
 
   before(async () => {
     jpeg = await jpegOf(32, 24);
@@ -300,11 +350,12 @@ describe('HttpImageFetcher URL policy on loopback', () => {
   });
 
   after(async () => {
+    await fetchers.closeAll();
     await source.close();
   });
 
   it('refuses a loopback IP before any connection when private addresses are not allowed', async () => {
-    const fetcher = new HttpImageFetcher(fetchOptionsOf());
+    const fetcher = fetchers.make(fetchOptionsOf());
 
     const failure = await failureOf(fetcher.fetch(`${source.origin}/x.jpg`, noSignal()));
 
@@ -314,7 +365,7 @@ describe('HttpImageFetcher URL policy on loopback', () => {
   });
 
   it('fetches a loopback IP whose host:port is allow-listed', async () => {
-    const fetcher = new HttpImageFetcher(fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`] }));
+    const fetcher = fetchers.make(fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`] }));
 
     const image = await fetcher.fetch(`${source.origin}/x.jpg`, noSignal());
 
@@ -322,7 +373,7 @@ describe('HttpImageFetcher URL policy on loopback', () => {
   });
 
   it('fetches loopback when private addresses are allowed', async () => {
-    const fetcher = new HttpImageFetcher(fetchOptionsOf({ allowPrivate: true }));
+    const fetcher = fetchers.make(fetchOptionsOf({ allowPrivate: true }));
 
     const image = await fetcher.fetch(`${source.origin}/x.jpg`, noSignal());
 
@@ -333,20 +384,90 @@ describe('HttpImageFetcher URL policy on loopback', () => {
     const url = `http://localhost:${source.port}/x.jpg`;
     const before = source.requests.length;
 
-    const failure = await failureOf(new HttpImageFetcher(fetchOptionsOf()).fetch(url, noSignal()));
+    const failure = await failureOf(fetchers.make(fetchOptionsOf()).fetch(url, noSignal()));
     assert.equal(failure.code, 'URL_REFUSED');
     assert.equal(source.requests.length, before);
 
-    const image = await new HttpImageFetcher(fetchOptionsOf({ allowHosts: ['localhost'] })).fetch(url, noSignal());
+    const image = await fetchers.make(fetchOptionsOf({ allowHosts: ['localhost'] })).fetch(url, noSignal());
     assert.equal(image.contentType, 'image/jpeg');
   });
 
   it('reports a refused connection as a transient NETWORK error', async () => {
     const port = await freePort();
-    const fetcher = new HttpImageFetcher(fetchOptionsOf({ allowPrivate: true }));
+    const fetcher = fetchers.make(fetchOptionsOf({ allowPrivate: true }));
 
     const failure = await failureOf(fetcher.fetch(`http://127.0.0.1:${port}/x.jpg`, noSignal()));
 
     assert.deepEqual([failure.code, failure.kind], ['NETWORK', 'transient']);
+  });
+});
+
+describe('HttpImageFetcher connections for restricted URLs', () => {
+  let jpeg: Buffer;
+  let source: ImageSource;
+  const fetchers = fetcherFactory();
+  /** Counts this one loopback address as public: the only way to reach a local server through the checked path. */
+  const loopbackAsPublic = (address: string) => (address === '127.0.0.1' ? 'public' : classifyAddress(address));
+
+  before(async () => {
+    jpeg = await jpegOf(16, 12);
+    source = await startImageSource({
+      '/x.jpg': (_request, response) => {
+        response.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg);
+      },
+    });
+  });
+
+  after(async () => {
+    await fetchers.closeAll();
+    await source.close();
+  });
+
+  it("connects to the address the policy's resolver answered, for a name the system resolver does not know", async () => {
+    const dns = answersInTurn('images.test', ['127.0.0.1']);
+    const fetcher = fetchers.make(fetchOptionsOf(), { resolve: dns.resolve, classify: loopbackAsPublic });
+    const before = source.requests.length;
+
+    const image = await fetcher.fetch(`http://images.test:${source.port}/x.jpg`, noSignal());
+
+    assert.deepEqual(Buffer.from(image.bytes), jpeg);
+    assert.deepEqual(source.requests.slice(before), ['/x.jpg']);
+    assert.equal(source.hosts.at(-1), `images.test:${source.port}`);
+    assert.ok(dns.asked.length >= 2, 'the name was resolved by the policy at check time and again to connect');
+    assert.ok(dns.asked.every((name) => name === 'images.test'));
+  });
+
+  it('refuses to connect when the name answers a public address at check time and loopback at connect time', async () => {
+    // `localhost` is known to the system resolver: a connection that bypassed the
+    // policy's lookup would reach the local source and succeed.
+    const dns = answersInTurn('localhost', ['93.184.215.14'], ['127.0.0.1']);
+    const fetcher = fetchers.make(fetchOptionsOf(), { resolve: dns.resolve });
+    const before = source.requests.length;
+
+    const failure = await failureOf(fetcher.fetch(`http://localhost:${source.port}/x.jpg`, noSignal()));
+
+    assert.deepEqual([failure.code, failure.kind], ['URL_REFUSED', 'permanent']);
+    assert.match(failure.message, /localhost.*127\.0\.0\.1.*loopback/);
+    assert.deepEqual(dns.asked, ['localhost', 'localhost']);
+    assert.equal(source.requests.length, before, 'the local source saw no request');
+  });
+
+  it('closes its pooled connections on close(), and a second close() is harmless', async () => {
+    const own = await startImageSource({ '/x.jpg': (_request, response) => void response.writeHead(200).end(jpeg) });
+    try {
+      const restricted = new HttpImageFetcher(fetchOptionsOf(), { resolve: answersInTurn('images.test', ['127.0.0.1']).resolve, classify: loopbackAsPublic });
+      const allowListed = new HttpImageFetcher(fetchOptionsOf({ allowHosts: [`127.0.0.1:${own.port}`] }));
+      await restricted.fetch(`http://images.test:${own.port}/x.jpg`, noSignal());
+      await allowListed.fetch(`${own.origin}/x.jpg`, noSignal());
+      await eventually(async () => (await own.connections()) === 2, 'both keep-alive connections are open');
+
+      await restricted.close();
+      await allowListed.close();
+      await restricted.close();
+
+      await eventually(async () => (await own.connections()) === 0, 'the source has no open connection');
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -179,6 +179,17 @@ describe('UrlPolicy.lookup (the connector lookup)', () => {
     ]);
   });
 
+  it('lets the classify option decide which addresses count as public', async () => {
+    const loopbackAsPublic = (address: string) => (address === '127.0.0.1' ? 'public' : classifyAddress(address));
+    const policy = policyOf({ classify: loopbackAsPublic, resolve: resolverOf({ 'images.test': ['127.0.0.1'], 'other.test': ['127.0.0.2'] }).resolve });
+
+    const accepted = await lookupOnce(policy, 'images.test', false);
+    const refused = await lookupOnce(policy, 'other.test', false);
+
+    assert.deepEqual(accepted, { error: null, address: '127.0.0.1', family: 4 });
+    assert.equal((refused.error as { code?: string } | null)?.code, 'URL_REFUSED');
+  });
+
   it('fails the connection when the name now resolves to a private address', async () => {
     const policy = policyOf({ resolve: resolverOf({ 'rebind.test': ['169.254.169.254'] }).resolve });
 
