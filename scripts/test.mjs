@@ -8,6 +8,7 @@ const roots = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const passThrough = process.argv.slice(2).filter((arg) => arg.startsWith('--'));
 
 function findTests(dir) {
+  if (dir.endsWith('.test.ts')) return [dir];
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return findTests(path);
