@@ -17,6 +17,8 @@ export interface ComposedApi {
    * twice; resolves to false when a step failed (and was logged).
    */
   close(): Promise<boolean>;
+  /** Exports the spans ended so far (the Lambda entry calls it after each invocation). */
+  flushTelemetry(): Promise<void>;
 }
 
 /**
@@ -51,8 +53,10 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     return closing;
   };
 
+  let flushTelemetry = async (): Promise<void> => {};
   try {
     const telemetry = await startTelemetry(config.otel, log);
+    flushTelemetry = () => telemetry.flush();
     steps.push({ name: 'telemetry', close: () => telemetry.shutdown() });
 
     if (config.databaseUrl === undefined) throw new ConfigError('DATABASE_URL', 'is required by the api');
@@ -83,7 +87,7 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
         log.warn({ dependency: dependency.name, err: errorSummary(error) }, 'dependency not reachable yet; readiness reports it');
       });
     }
-    return { app, close };
+    return { app, close, flushTelemetry };
   } catch (error) {
     await close();
     throw error;

@@ -21,7 +21,16 @@ async function compose(): Promise<LambdaHandler> {
   process.once('SIGTERM', () => {
     void api.close().then(() => process.exit(0));
   });
-  return makeLambdaHandler(api.app);
+  const lambdaHandler = makeLambdaHandler(api.app);
+  return async (event, context) => {
+    try {
+      return await lambdaHandler(event, context);
+    } finally {
+      // Lambda freezes the process between invocations: a span still waiting
+      // in the batch would leave only when the container thaws, or never.
+      await api.flushTelemetry();
+    }
+  };
 }
 
 export async function handler(event: unknown, context: LambdaContext): Promise<LambdaResponse> {

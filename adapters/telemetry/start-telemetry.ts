@@ -15,6 +15,11 @@ import type { Config } from '#adapters/config.ts';
 import type { Logger } from '#functions/ports.ts';
 
 export interface Telemetry {
+  /**
+   * Exports the spans ended so far and keeps going: for runtimes that freeze the
+   * process between requests (Lambda). Never throws; waits at most the shutdown timeout.
+   */
+  flush(): Promise<void>;
   /** Flushes pending spans and stops exporting; safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -101,6 +106,14 @@ export async function startTelemetry(config: Config['otel'], log: Logger, option
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let stopping: Promise<void> | undefined;
   return {
+    async flush() {
+      if (!provider || stopping) return;
+      try {
+        await withTimeout(provider.forceFlush(), shutdownTimeoutMs);
+      } catch (error) {
+        log.warn({ err: error instanceof Error ? error.message : String(error) }, 'tracing: spans were not all exported');
+      }
+    },
     shutdown() {
       stopping ??= (async () => {
         try {

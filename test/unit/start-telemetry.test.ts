@@ -86,6 +86,23 @@ describe('startTelemetry', () => {
     assert.ok(log.lines.some((line) => line.level === 'info' && line.message?.includes('exporting spans')));
   });
 
+  it('delivers the spans ended so far on flush and keeps exporting afterwards', async () => {
+    // Prepare: as on Lambda, the batch would wait a minute before sending.
+    env = withEnv({ OTEL_BSP_SCHEDULE_DELAY: '60000' });
+    telemetry = await startTelemetry(otelConfig({ tracesUrl: receiver.tracesUrl, serviceName: 'unit-lambda' }), new MemoryLogger());
+    const tracer = trace.getTracer('unit');
+
+    // Act
+    tracer.startSpan('first-invocation').end();
+    await telemetry.flush();
+    tracer.startSpan('second-invocation').end();
+    await telemetry.flush();
+
+    // Assess
+    const names = receiver.spans.filter((span) => span.serviceName === 'unit-lambda').map((span) => span.name);
+    assert.deepEqual(names.sort(), ['first-invocation', 'second-invocation'], 'each flush delivered its span');
+  });
+
   it('adds OTEL_RESOURCE_ATTRIBUTES to the resource while service.name comes from the config', async () => {
     env = withEnv({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=ci,service.name=from-env' });
     telemetry = await startTelemetry(otelConfig({ tracesUrl: receiver.tracesUrl, serviceName: 'unit-worker' }), new MemoryLogger());
