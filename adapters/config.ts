@@ -102,7 +102,8 @@ export function loadConfig(env: Env, entry: Entry): Config {
       serviceName: read.string('OTEL_SERVICE_NAME', SERVICE_NAMES[entry]),
       disabled: read.bool('OTEL_SDK_DISABLED', false),
     },
-    host: read.string('HOST', '0.0.0.0'),
+    // A laptop's local host listens on loopback unless told otherwise.
+    host: read.string('HOST', isHost ? '127.0.0.1' : '0.0.0.0'),
     port: read.int('PORT', 8000, 0, 65_535),
     metricsPort: read.int('METRICS_PORT', 9464, 0, 65_535),
     fetch: {

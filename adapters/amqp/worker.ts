@@ -10,7 +10,9 @@
  */
 import { errorSummary } from '#functions/errors.ts';
 import type { ProcessImageDeps } from '#functions/process-image.ts';
-import { ConfigError, loadConfig, type Config } from '#adapters/config.ts';
+import { ConfigError } from '#adapters/config.ts';
+import { loadConfigOrExit } from '#adapters/load-config-or-exit.ts';
+import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { HttpImageFetcher } from '#adapters/fetch/http-image-fetcher.ts';
 import { createLogger } from '#adapters/logger.ts';
@@ -23,46 +25,10 @@ import { startWorkerProbeServer } from './worker-probe-server.ts';
 /** Below Kubernetes' default 30 s grace period, so the broker sees clean requeues rather than a kill. */
 const DRAIN_TIMEOUT_MS = 25_000;
 
-type Log = ReturnType<typeof createLogger>;
-
-/** Named steps run in reverse order of opening, each in its own try/catch. */
-class Closers {
-  readonly #steps: Array<{ name: string; close: () => Promise<unknown> }> = [];
-
-  add(name: string, close: () => Promise<unknown>): void {
-    this.#steps.push({ name, close });
-  }
-
-  async closeAll(log: Log): Promise<boolean> {
-    let clean = true;
-    for (const step of this.#steps.splice(0).reverse()) {
-      try {
-        await step.close();
-      } catch (error) {
-        clean = false;
-        log.error({ step: step.name, err: errorSummary(error) }, 'shutdown step failed');
-      }
-    }
-    return clean;
-  }
-}
-
-function readConfig(): Config {
-  try {
-    return loadConfig(process.env, 'worker');
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`worker: invalid configuration: ${error.message}`);
-      process.exit(1);
-    }
-    throw error;
-  }
-}
-
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config = loadConfigOrExit('worker');
   const log = createLogger(config);
-  const closers = new Closers();
+  const closers = new ShutdownSteps();
   let closing: Promise<void> | undefined;
   const close = (reason: string): Promise<void> => {
     closing ??= (async () => {

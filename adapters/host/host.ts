@@ -27,7 +27,9 @@ import type { FastifyInstance } from 'fastify';
 import type { DependencyCheck, ImagesRepo, JobPublisher } from '#functions/ports.ts';
 import type { ProcessImageDeps } from '#functions/process-image.ts';
 import { errorSummary } from '#functions/errors.ts';
-import { ConfigError, loadConfig, type Config } from '#adapters/config.ts';
+import type { Config } from '#adapters/config.ts';
+import { loadConfigOrExit } from '#adapters/load-config-or-exit.ts';
+import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
 import { createLogger } from '#adapters/logger.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
 import { buildHttpApp } from '#adapters/http/build-http-app.ts';
@@ -45,28 +47,6 @@ type Log = ReturnType<typeof createLogger>;
 /** How long shutdown lets running jobs finish before handing them back, as the worker does. */
 const DRAIN_TIMEOUT_MS = 25_000;
 
-/** Named steps run in reverse order of opening, each in its own try/catch. */
-class Closers {
-  readonly #steps: Array<{ name: string; close: () => Promise<unknown> }> = [];
-
-  add(name: string, close: () => Promise<unknown>): void {
-    this.#steps.push({ name, close });
-  }
-
-  async closeAll(log: Log): Promise<boolean> {
-    let clean = true;
-    for (const step of this.#steps.splice(0).reverse()) {
-      try {
-        await step.close();
-      } catch (error) {
-        clean = false;
-        log.error({ step: step.name, err: errorSummary(error) }, 'shutdown step failed');
-      }
-    }
-    return clean;
-  }
-}
-
 /** A worker's consumer, whichever queue feeds it. */
 interface Consumer {
   start(deps: ProcessImageDeps): Promise<void>;
@@ -78,16 +58,9 @@ interface Consumer {
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    // Embedded defaults: a local host listens on loopback unless told otherwise.
-    config = loadConfig({ HOST: '127.0.0.1', ...process.env }, 'host');
-  } catch (error) {
-    console.error(`imgpipe host: ${error instanceof ConfigError ? error.message : errorSummary(error)}`);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit('host');
   const log = createLogger(config);
-  const closers = new Closers();
+  const closers = new ShutdownSteps();
   let closing: Promise<void> | undefined;
   const close = (reason: string): Promise<void> => {
     closing ??= (async () => {

@@ -6,6 +6,7 @@ import { ConfigError, type Config } from '#adapters/config.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
+import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
 import { buildHttpApp } from './build-http-app.ts';
 
 export interface ComposedApi {
@@ -35,21 +36,10 @@ export interface ComposedApi {
  * process.once('SIGTERM', () => api.close());
  */
 export async function composeApi(config: Config, log: PinoLogger): Promise<ComposedApi> {
-  const steps: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  const steps = new ShutdownSteps();
   let closing: Promise<boolean> | undefined;
   const close = (): Promise<boolean> => {
-    closing ??= (async () => {
-      let clean = true;
-      for (const step of steps.splice(0).reverse()) {
-        try {
-          await step.close();
-        } catch (error) {
-          clean = false;
-          log.error({ step: step.name, err: errorSummary(error) }, 'shutdown step failed');
-        }
-      }
-      return clean;
-    })();
+    closing ??= steps.closeAll(log);
     return closing;
   };
 
@@ -57,16 +47,16 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
   try {
     const telemetry = await startTelemetry(config.otel, log);
     flushTelemetry = () => telemetry.flush();
-    steps.push({ name: 'telemetry', close: () => telemetry.shutdown() });
+    steps.add('telemetry', () => telemetry.shutdown());
 
     if (config.databaseUrl === undefined) throw new ConfigError('DATABASE_URL', 'is required by the api');
     if (config.rabbitUrl === undefined) throw new ConfigError('RABBIT_URL', 'is required by the api');
 
     const images = await PgImagesRepo.connect(config.databaseUrl);
-    steps.push({ name: 'database', close: () => images.close() });
+    steps.add('database', () => images.close());
 
     const publisher = new AmqpPublisher({ url: config.rabbitUrl, config, log, connectionName: 'imgpipe api' });
-    steps.push({ name: 'broker', close: () => publisher.close() });
+    steps.add('broker', () => publisher.close());
 
     const dependencies: DependencyCheck[] = [
       { name: 'database', check: () => images.ping() },
@@ -78,7 +68,7 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
       healthz: { dependencies },
       logger: log,
     });
-    steps.push({ name: 'http', close: () => app.close() });
+    steps.add('http', () => app.close());
 
     // Open both connections now rather than on the first request; an outage
     // is only logged, never fatal.

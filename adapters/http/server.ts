@@ -8,24 +8,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import { errorSummary } from '#functions/errors.ts';
-import { ConfigError, loadConfig, type Config } from '#adapters/config.ts';
+import { loadConfigOrExit } from '#adapters/load-config-or-exit.ts';
 import { createLogger } from '#adapters/logger.ts';
 import { composeApi, type ComposedApi } from './compose-api.ts';
 
-function readConfig(): Config {
-  try {
-    return loadConfig(process.env, 'api');
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`api: invalid configuration: ${error.message}`);
-      process.exit(1);
-    }
-    throw error;
-  }
-}
-
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config = loadConfigOrExit('api');
   const log = createLogger(config);
   let api: ComposedApi | undefined;
   try {
