@@ -21,5 +21,7 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...passThrough, ...files], { stdio: 'inherit' });
+// A test stuck in a loop fails after five minutes instead of holding CI to its limit.
+const timeout = ['--test-timeout=300000'];
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...timeout, ...passThrough, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

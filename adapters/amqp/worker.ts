@@ -28,16 +28,8 @@ const DRAIN_TIMEOUT_MS = 25_000;
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
   const log = createLogger(config);
-  const closers = new ShutdownSteps();
-  let closing: Promise<void> | undefined;
-  const close = (reason: string): Promise<void> => {
-    closing ??= (async () => {
-      log.info({ reason }, 'worker stopping');
-      const clean = await closers.closeAll(log);
-      log.info({ clean }, 'worker stopped');
-    })();
-    return closing;
-  };
+  const closers = new ShutdownSteps('worker', log);
+  const close = (reason: string): Promise<boolean> => closers.close(reason);
 
   try {
     const telemetry = await startTelemetry(config.otel, log);
@@ -86,7 +78,7 @@ async function main(): Promise<void> {
     }
 
     await consumer.start();
-    if (!closing) {
+    if (!closers.closing) {
       log.info(
         {
           queue: config.queue,

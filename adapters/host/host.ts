@@ -60,16 +60,8 @@ interface Consumer {
 async function main(): Promise<void> {
   const config = loadConfigOrExit('host');
   const log = createLogger(config);
-  const closers = new ShutdownSteps();
-  let closing: Promise<void> | undefined;
-  const close = (reason: string): Promise<void> => {
-    closing ??= (async () => {
-      log.info({ reason }, 'host stopping');
-      const clean = await closers.closeAll(log);
-      log.info({ clean }, 'host stopped');
-    })();
-    return closing;
-  };
+  const closers = new ShutdownSteps('host', log);
+  const close = (reason: string): Promise<boolean> => closers.close(reason);
 
   try {
     const telemetry = await startTelemetry(config.otel, log);

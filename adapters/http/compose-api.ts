@@ -17,7 +17,7 @@ export interface ComposedApi {
    * database pool and telemetry, each in its own try/catch. Safe to call
    * twice; resolves to false when a step failed (and was logged).
    */
-  close(): Promise<boolean>;
+  close(reason?: string): Promise<boolean>;
   /** Exports the spans ended so far (the Lambda entry calls it after each invocation). */
   flushTelemetry(): Promise<void>;
 }
@@ -36,12 +36,8 @@ export interface ComposedApi {
  * process.once('SIGTERM', () => api.close());
  */
 export async function composeApi(config: Config, log: PinoLogger): Promise<ComposedApi> {
-  const steps = new ShutdownSteps();
-  let closing: Promise<boolean> | undefined;
-  const close = (): Promise<boolean> => {
-    closing ??= steps.closeAll(log);
-    return closing;
-  };
+  const steps = new ShutdownSteps('api', log);
+  const close = (reason = 'shutdown'): Promise<boolean> => steps.close(reason);
 
   let flushTelemetry = async (): Promise<void> => {};
   try {

@@ -30,11 +30,7 @@ async function main(): Promise<void> {
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      log.info({ signal }, 'api stopping');
-      void api.close().then((clean) => {
-        log.info({ clean }, 'api stopped');
-        process.exit(0);
-      });
+      void api.close(signal).then(() => process.exit(0));
     });
   }
 }

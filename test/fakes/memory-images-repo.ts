@@ -1,3 +1,4 @@
+import { TransientError } from '#functions/errors.ts';
 import type { FailureReason, ImagesRepo, PendingImage } from '#functions/ports.ts';
 
 interface Row {
@@ -11,7 +12,10 @@ interface Row {
 /** In-memory {@link ImagesRepo} with the same selection rules as the Postgres one. */
 export class MemoryImagesRepo implements ImagesRepo {
   readonly rows = new Map<string, Row>();
+  /** Unreachable, as the Postgres repo reports it: `TransientError` `DATABASE_UNAVAILABLE`. */
   down = false;
+  /** Any other failure to throw from every call (an unclassified bug, say). */
+  failWith: Error | undefined;
 
   constructor(seed: readonly PendingImage[] = []) {
     for (const image of seed) {
@@ -52,6 +56,7 @@ export class MemoryImagesRepo implements ImagesRepo {
   }
 
   private assertUp(): void {
-    if (this.down) throw new Error('database is down');
+    if (this.failWith) throw this.failWith;
+    if (this.down) throw new TransientError('DATABASE_UNAVAILABLE', 'database: connection refused');
   }
 }

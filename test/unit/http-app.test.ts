@@ -101,9 +101,19 @@ describe('buildHttpApp', () => {
       assert.deepEqual(retried.json(), { enqueued: 3 });
     });
 
-    it('answers 500 with a generic message for an unclassified failure', async () => {
+    it('answers 503 naming the code when the database is down', async () => {
       harness = httpAppWithFakes({ rows: 3 });
       harness.images.down = true;
+
+      const response = await harness.app.inject({ method: 'POST', url: '/enqueue' });
+
+      assert.equal(response.statusCode, 503);
+      assert.equal(errorOf(response).error, 'DATABASE_UNAVAILABLE');
+    });
+
+    it('answers 500 with a generic message for an unclassified failure', async () => {
+      harness = httpAppWithFakes({ rows: 3 });
+      harness.images.failWith = new Error('a bug with a secret in it');
 
       const response = await harness.app.inject({ method: 'POST', url: '/enqueue' });
 
