@@ -16,6 +16,7 @@ import { MemoryStore } from '#test/fakes/memory-store.ts';
 import { MemoryLogger } from '#test/fakes/support.ts';
 import { closeVhostConnections } from '#test/support/rabbit-admin.ts';
 import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
+import { topologyConfig } from '#test/support/topology-config.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -34,14 +35,7 @@ function jobs(count: number): Job[] {
 function consumerConfig(overrides: Partial<AmqpConsumerConfig> = {}): AmqpConsumerConfig {
   const prefix = `t${randomBytes(3).toString('hex')}`;
   return {
-    exchange: prefix,
-    queue: `${prefix}.q`,
-    dlx: `${prefix}.dlx`,
-    dlq: `${prefix}.dlx.q`,
-    routingKey: 'process_image',
-    maxAttempts: 3,
-    retryBaseMs: 50,
-    retryMaxMs: 1_000,
+    ...topologyConfig({ exchange: prefix, queue: `${prefix}.q`, dlx: `${prefix}.dlx`, dlq: `${prefix}.dlx.q` }),
     prefetch: 16,
     concurrency: 8,
     ...overrides,

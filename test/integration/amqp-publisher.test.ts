@@ -6,25 +6,16 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
-import type { TopologyConfig } from '#adapters/amqp/topology.ts';
 import { TransientError } from '#functions/errors.ts';
 import type { Job } from '#functions/job.ts';
 import { MemoryLogger } from '#test/fakes/support.ts';
 import { freePort } from '#test/support/free-port.ts';
 import { closeVhostConnections } from '#test/support/rabbit-admin.ts';
 import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
+import { topologyConfig } from '#test/support/topology-config.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
 
-const CONFIG: TopologyConfig = {
-  exchange: 'images',
-  queue: 'images.q',
-  dlx: 'images.dlx',
-  dlq: 'images.dlx.q',
-  routingKey: 'process_image',
-  maxAttempts: 3,
-  retryBaseMs: 50,
-  retryMaxMs: 1_000,
-};
+const CONFIG = topologyConfig();
 
 function jobFor(n: number): Job {
   return { id: String(n), url: `http://images.test/seed/${n}.jpg`, ops: ['thumbnail'] };

@@ -3,25 +3,12 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import { assertTopology, retryDelays, retryQueueName, type TopologyConfig } from '#adapters/amqp/topology.ts';
+import { assertTopology, retryDelays, retryQueueName } from '#adapters/amqp/topology.ts';
+import { topologyConfig } from '#test/support/topology-config.ts';
 import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
 
 const run = promisify(execFile);
-
-function topologyConfig(overrides: Partial<TopologyConfig> = {}): TopologyConfig {
-  return {
-    exchange: 'images',
-    queue: 'images.q',
-    dlx: 'images.dlx',
-    dlq: 'images.dlx.q',
-    routingKey: 'process_image',
-    maxAttempts: 3,
-    retryBaseMs: 50,
-    retryMaxMs: 60_000,
-    ...overrides,
-  };
-}
 
 interface QueueInfo {
   name: string;

@@ -1,0 +1,16 @@
+import type { TopologyConfig } from '#adapters/amqp/topology.ts';
+
+/** DESIGN.md's names with retry timing short enough for tests. */
+export function topologyConfig(overrides: Partial<TopologyConfig> = {}): TopologyConfig {
+  return {
+    exchange: 'images',
+    queue: 'images.q',
+    dlx: 'images.dlx',
+    dlq: 'images.dlx.q',
+    routingKey: 'process_image',
+    maxAttempts: 3,
+    retryBaseMs: 50,
+    retryMaxMs: 1_000,
+    ...overrides,
+  };
+}
