@@ -49,6 +49,11 @@ export interface Config {
     readonly allowHosts: readonly string[];
     readonly picsumUrl: string;
   };
+  /**
+   * Local host only: no `PICSUM_URL` was given, so picsum URLs go to the host's
+   * own sample source (whose port is known once it listens).
+   */
+  readonly picsumFromOwnSamples: boolean;
   readonly logLevel: string;
 }
 
@@ -60,6 +65,12 @@ export class ConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** A setting the entry cannot run without (optional only for the local host), or a `ConfigError` naming it. */
+export function required(value: string | undefined, variable: string, entry: Entry): string {
+  if (value === undefined) throw new ConfigError(variable, `is required by the ${entry}`);
+  return value;
+}
 
 const SERVICE_NAMES: Record<Entry, string> = { api: 'api', worker: 'worker', host: 'imgpipe-host' };
 
@@ -114,6 +125,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
       allowHosts: read.list('URL_ALLOW_HOSTS'),
       picsumUrl: stripTrailingSlash(read.url('PICSUM_URL', 'https://picsum.photos', ['http:', 'https:'])!),
     },
+    picsumFromOwnSamples: isHost && read.optional('PICSUM_URL') === undefined,
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   } satisfies Config);
 }

@@ -78,9 +78,11 @@ export function errorCode(error: unknown): string {
 /** One line, bounded, safe to put in a message header or a database column. */
 export function errorSummary(error: unknown, maxLength = 500): string {
   const text = error instanceof Error ? error.message : String(error);
-  const oneLine = text
-    .replace(/\s+/g, ' ')
-    .replace(/\/\/[^/\s:@]+:[^/\s@]+@/g, '//***@') // credentials inside URLs
-    .trim();
+  const oneLine = redactCredentials(text.replace(/\s+/g, ' ')).trim();
   return oneLine.length > maxLength ? `${oneLine.slice(0, maxLength - 1)}…` : oneLine;
+}
+
+/** `scheme://user:pass@host` → `scheme://***@host`, anywhere in `text`: logs and headers never carry credentials. */
+export function redactCredentials(text: string): string {
+  return text.replace(/\/\/[^/\s@]*@/g, '//***@');
 }

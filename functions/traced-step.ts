@@ -12,11 +12,16 @@ export async function tracedStep<T>(name: string, attributes: Attributes, run: (
     try {
       return await run(span);
     } catch (error) {
-      span.recordException(error instanceof Error ? error : String(error));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      failSpan(span, error);
       throw error;
     } finally {
       span.end();
     }
   });
+}
+
+/** Marks `span` as failed by `error`: status ERROR with its message, and an `exception` event. */
+export function failSpan(span: Span, error: unknown): void {
+  span.recordException(error instanceof Error ? error : String(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }

@@ -9,12 +9,12 @@
  * telemetry, in that order; exit 0.
  */
 import { errorSummary } from '#functions/errors.ts';
-import type { ProcessImageDeps } from '#functions/process-image.ts';
-import { ConfigError } from '#adapters/config.ts';
+import { required } from '#adapters/config.ts';
 import { loadConfigOrExit } from '#adapters/load-config-or-exit.ts';
 import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { HttpImageFetcher } from '#adapters/fetch/http-image-fetcher.ts';
+import { processImageDeps } from '#adapters/jobs/process-image-deps.ts';
 import { createLogger } from '#adapters/logger.ts';
 import { makeStore } from '#adapters/storage/make-store.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
@@ -38,22 +38,16 @@ async function main(): Promise<void> {
     const store = await makeStore(config, log);
     closers.add('store', () => store.close());
 
-    const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL'));
+    const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'worker'));
     closers.add('database', () => images.close());
 
     const fetcher = new HttpImageFetcher(config.fetch);
     closers.add('fetcher', () => fetcher.close());
 
-    const deps: ProcessImageDeps = {
-      fetcher,
-      store,
-      images,
-      clock: { now: () => Date.now() },
-      thumbnail: { size: config.thumbnailSize, maxInputPixels: config.maxInputPixels },
-    };
+    const deps = processImageDeps(config, { fetcher, store, images });
     const metrics = new WorkerMetrics();
     const consumer = new AmqpConsumer({
-      url: required(config.rabbitUrl, 'RABBIT_URL'),
+      url: required(config.rabbitUrl, 'RABBIT_URL', 'worker'),
       config,
       deps,
       log,
@@ -96,12 +90,6 @@ async function main(): Promise<void> {
     await close('startup failed');
     process.exit(1);
   }
-}
-
-/** The worker's config always has these (defaults for the worker entry); the type allows undefined for the host. */
-function required(value: string | undefined, variable: string): string {
-  if (value === undefined) throw new ConfigError(variable, 'is required by the worker');
-  return value;
 }
 
 await main();

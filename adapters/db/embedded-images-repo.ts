@@ -1,6 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { ImagesRepo } from '#functions/ports.ts';
-import { SqlImagesRepo, type SqlDatabase, type SqlQueryable } from './sql-images-repo.ts';
+import { SqlImagesRepo, type SqlQueryable } from './sql-images-repo.ts';
 
 /**
  * {@link ImagesRepo} on an embedded, in-memory Postgres (PGlite), for the local
@@ -20,9 +20,9 @@ export class EmbeddedImagesRepo extends SqlImagesRepo implements ImagesRepo {
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly pglite: PGlite) {
-    const database = new PgliteDatabase(pglite);
-    super(database);
-    this.database = database;
+    // PGlite already has the shape of a SqlDatabase: `query` and `transaction`.
+    super(pglite);
+    this.database = pglite;
   }
 
   /** Starts an empty in-memory database and runs `schemaSql` (the text of `db/init.sql`) in it. */
@@ -40,26 +40,5 @@ export class EmbeddedImagesRepo extends SqlImagesRepo implements ImagesRepo {
   async close(): Promise<void> {
     this.closing ??= this.pglite.close();
     await this.closing;
-  }
-}
-
-/** PGlite seen as a {@link SqlDatabase}: it runs one statement at a time, transactions included. */
-class PgliteDatabase implements SqlDatabase {
-  constructor(private readonly pglite: PGlite) {}
-
-  async query<Row>(text: string, params: unknown[] = []): Promise<{ rows: Row[] }> {
-    const result = await this.pglite.query<Row>(text, params);
-    return { rows: result.rows };
-  }
-
-  transaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
-    return this.pglite.transaction((tx) =>
-      fn({
-        async query<Row>(text: string, params: unknown[] = []) {
-          const result = await tx.query<Row>(text, params);
-          return { rows: result.rows };
-        },
-      }),
-    );
   }
 }

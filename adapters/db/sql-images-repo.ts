@@ -1,4 +1,4 @@
-import { TransientError } from '#functions/errors.ts';
+import { redactCredentials, TransientError } from '#functions/errors.ts';
 import type { FailureReason, ImagesRepo, PendingImage } from '#functions/ports.ts';
 import { IMAGES_SQL } from './images-sql.ts';
 
@@ -104,5 +104,5 @@ function describe(error: unknown): string {
   } else {
     text = String(error);
   }
-  return text.replace(/\/\/[^/\s@]*@/g, '//***@');
+  return redactCredentials(text);
 }

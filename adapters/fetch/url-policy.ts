@@ -85,8 +85,8 @@ export class UrlPolicy {
 
   /**
    * `hostname`'s addresses, every one of them public, or a `URL_REFUSED` error.
-   * This is also the connector's lookup, so a connection goes only to an address
-   * that was checked (no second resolution that could answer differently).
+   * This is also the connector's lookup: the connection resolves again, and that
+   * answer is checked too, so a name that changes its answer in between is refused.
    */
   async checkedAddresses(hostname: string): Promise<readonly LookupAddress[]> {
     const host = stripBrackets(hostname).toLowerCase();

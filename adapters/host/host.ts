@@ -35,6 +35,8 @@ import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
 import { buildHttpApp } from '#adapters/http/build-http-app.ts';
 import { makeStore } from '#adapters/storage/make-store.ts';
 import { HttpImageFetcher } from '#adapters/fetch/http-image-fetcher.ts';
+import { localUrl } from '#adapters/http/local-url.ts';
+import { processImageDeps } from '#adapters/jobs/process-image-deps.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { EmbeddedImagesRepo } from '#adapters/db/embedded-images-repo.ts';
 import { AmqpConsumer } from '#adapters/amqp/amqp-consumer.ts';
@@ -96,17 +98,11 @@ async function main(): Promise<void> {
     closers.add('worker', () => consumer.stop());
     await app.listen({ host: config.host, port: config.port });
     const { port } = app.server.address() as AddressInfo;
-    const url = `http://${urlHost(config.host)}:${port}`;
+    const url = localUrl(config.host, port);
 
     // Built after listen: the sample source's port is known only now.
-    const fetchOptions = withOwnSampleSource(config.fetch, port);
-    await consumer.start({
-      fetcher: (fetcher = new HttpImageFetcher(fetchOptions)),
-      store,
-      images: images.repo,
-      clock: { now: () => Date.now() },
-      thumbnail: { size: config.thumbnailSize, maxInputPixels: config.maxInputPixels },
-    });
+    const fetchOptions = config.picsumFromOwnSamples ? withOwnSampleSource(config.fetch, port) : config.fetch;
+    await consumer.start(processImageDeps(config, { fetcher: (fetcher = new HttpImageFetcher(fetchOptions)), store, images: images.repo }));
 
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
@@ -195,23 +191,14 @@ async function openRabbitQueue(config: Config, log: Log): Promise<{ publisher: J
   return { publisher, consumer };
 }
 
-/**
- * Without `PICSUM_URL`, picsum URLs go to this host's own `/samples`, and the
- * downloader may reach it although it is on loopback.
- */
+/** Picsum URLs go to this host's own `/samples`, which the downloader may reach although it is on loopback. */
 function withOwnSampleSource(fetch: Config['fetch'], port: number): Config['fetch'] {
-  if (process.env.PICSUM_URL?.trim()) return fetch;
   const self = `127.0.0.1:${port}`;
   return {
     ...fetch,
     picsumUrl: `http://${self}/samples`,
     allowHosts: fetch.allowHosts.includes(self) ? fetch.allowHosts : [...fetch.allowHosts, self],
   };
-}
-
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** `db/init.sql` beside the sources (`adapters/host/`) or the bundle (`dist/`). */

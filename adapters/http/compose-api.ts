@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { errorSummary } from '#functions/errors.ts';
 import type { DependencyCheck } from '#functions/ports.ts';
-import { ConfigError, type Config } from '#adapters/config.ts';
+import { required, type Config } from '#adapters/config.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
@@ -45,13 +45,10 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     flushTelemetry = () => telemetry.flush();
     steps.add('telemetry', () => telemetry.shutdown());
 
-    if (config.databaseUrl === undefined) throw new ConfigError('DATABASE_URL', 'is required by the api');
-    if (config.rabbitUrl === undefined) throw new ConfigError('RABBIT_URL', 'is required by the api');
-
-    const images = await PgImagesRepo.connect(config.databaseUrl);
+    const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'api'));
     steps.add('database', () => images.close());
 
-    const publisher = new AmqpPublisher({ url: config.rabbitUrl, config, log, connectionName: 'imgpipe api' });
+    const publisher = new AmqpPublisher({ url: required(config.rabbitUrl, 'RABBIT_URL', 'api'), config, log, connectionName: 'imgpipe api' });
     steps.add('broker', () => publisher.close());
 
     const dependencies: DependencyCheck[] = [

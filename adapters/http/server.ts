@@ -11,6 +11,7 @@ import { errorSummary } from '#functions/errors.ts';
 import { loadConfigOrExit } from '#adapters/load-config-or-exit.ts';
 import { createLogger } from '#adapters/logger.ts';
 import { composeApi, type ComposedApi } from './compose-api.ts';
+import { localUrl } from './local-url.ts';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api');
@@ -26,19 +27,13 @@ async function main(): Promise<void> {
   }
 
   const { port } = api.app.server.address() as AddressInfo;
-  log.info({ url: `http://${urlHost(config.host)}:${port}` }, 'api listening');
+  log.info({ url: localUrl(config.host, port) }, 'api listening');
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       void api.close(signal).then(() => process.exit(0));
     });
   }
-}
-
-/** A URL a person can click: the wildcard addresses mean this machine. */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 await main();

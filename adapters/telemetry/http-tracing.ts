@@ -59,7 +59,7 @@ const plugin: FastifyPluginCallback<HttpTracingOptions> = (app, options, done) =
     traces.set(request, { span });
     // Everything after this hook runs inside the span's context: Fastify keeps
     // the async context across body parsing (its content-type parser runs in
-    // an AsyncResource); test/unit/http-tracing.test.ts holds it to that.
+    // an AsyncResource); test/integration/http-tracing.test.ts holds it to that.
     context.with(trace.setSpan(parent, span), next);
   });
 

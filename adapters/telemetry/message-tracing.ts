@@ -1,12 +1,5 @@
-import {
-  context,
-  propagation,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Span,
-} from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { failSpan } from '#functions/traced-step.ts';
 
 const tracer = trace.getTracer('imgpipe-amqp');
 
@@ -84,9 +77,4 @@ export function withConsumerSpan<T>(
       }
     },
   );
-}
-
-export function failSpan(span: Span, error: unknown): void {
-  span.recordException(error instanceof Error ? error : String(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }

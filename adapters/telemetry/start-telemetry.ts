@@ -12,6 +12,7 @@ import {
 } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Config } from '#adapters/config.ts';
+import { redactCredentials } from '#functions/errors.ts';
 import type { Logger } from '#functions/ports.ts';
 
 export interface Telemetry {
@@ -100,7 +101,7 @@ export async function startTelemetry(config: Config['otel'], log: Logger, option
       ],
     });
     trace.setGlobalTracerProvider(provider);
-    log.info({ serviceName: config.serviceName, tracesUrl: redact(config.tracesUrl) }, 'tracing: exporting spans over OTLP/HTTP');
+    log.info({ serviceName: config.serviceName, tracesUrl: redactCredentials(config.tracesUrl) }, 'tracing: exporting spans over OTLP/HTTP');
   }
 
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
@@ -198,9 +199,4 @@ async function withTimeout(work: Promise<void>, timeoutMs: number): Promise<void
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A collector URL may carry credentials; logs never do. */
-function redact(url: string): string {
-  return url.replace(/\/\/[^/\s:@]+:[^/\s@]+@/, '//***@');
 }

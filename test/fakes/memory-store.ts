@@ -1,4 +1,4 @@
-import { assertJobId } from '#functions/job.ts';
+import { assertOutputKey } from '#adapters/storage/output-key.ts';
 import type { ImageStore, PutOutcome } from '#functions/ports.ts';
 
 /** In-memory {@link ImageStore}; runs the same conformance suite as the real stores. */
@@ -7,13 +7,13 @@ export class MemoryStore implements ImageStore {
   existsCalls = 0;
 
   async exists(key: string): Promise<boolean> {
-    validateKey(key);
+    assertOutputKey(key);
     this.existsCalls += 1;
     return this.objects.has(key);
   }
 
   async putIfAbsent(key: string, data: Uint8Array, contentType: string): Promise<PutOutcome> {
-    validateKey(key);
+    assertOutputKey(key);
     if (this.objects.has(key)) return 'exists';
     this.objects.set(key, { data: Uint8Array.from(data), contentType });
     return 'written';
@@ -28,9 +28,4 @@ export class MemoryStore implements ImageStore {
   }
 
   async close(): Promise<void> {}
-}
-
-function validateKey(key: string): void {
-  const match = /^(.+)\.jpg$/.exec(key);
-  assertJobId(match?.[1], 'key');
 }

@@ -80,6 +80,15 @@ function answersInTurn(hostname: string, ...answers: string[][]) {
   return { asked, resolve };
 }
 
+/** A local source whose only path, `/x.jpg`, serves `jpeg`. */
+function startJpegSource(jpeg: Buffer): Promise<ImageSource> {
+  return startImageSource({
+    '/x.jpg': (_request, response) => {
+      response.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg);
+    },
+  });
+}
+
 /** Builds fetchers and closes every one it built. */
 function fetcherFactory() {
   const opened: HttpImageFetcher[] = [];
@@ -102,7 +111,8 @@ function fetchOptionsOf(overrides: Partial<Config['fetch']> = {}): Config['fetch
     maxRedirects: 3,
     allowPrivate: false,
     allowHosts: [],
-    picsumUrl: 'https://picsum.photos',
+    // Loopback, so no test can reach the real picsum even if the rewrite broke.
+    picsumUrl: 'http://127.0.0.1:9',
     ...overrides,
   };
 }
@@ -317,6 +327,7 @@ describe('HttpImageFetcher against a local image source', () => {
   });
 
   it('fetches picsum URLs from PICSUM_URL, same path and query, without looking up picsum.photos', async () => {
+    // The resolver knows no names: were the rewrite broken, picsum.photos would be refused, never reached.
     const dns = noDns();
     const offline = fetchers.make(
       fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], picsumUrl: source.origin }),
@@ -344,11 +355,7 @@ describe('HttpImageFetcher URL policy on loopback', () => {
 
   before(async () => {
     jpeg = await jpegOf(32, 24);
-    source = await startImageSource({
-      '/x.jpg': (_request, response) => {
-        response.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg);
-      },
-    });
+    source = await startJpegSource(jpeg);
   });
 
   after(async () => {
@@ -408,18 +415,13 @@ describe('HttpImageFetcher connections for restricted URLs', () => {
   let jpeg: Buffer;
   let source: ImageSource;
   const fetchers = fetcherFactory();
-  /** Counts this one loopback address as public: the only way to reach a local server through the checked path. */
   /** Treats one loopback address as public, so the restricted path can be exercised on loopback alone. */
   const onlyAsPublic = (publicAddress: string) => (address: string) => (address === publicAddress ? 'public' : classifyAddress(address));
   const loopbackAsPublic = onlyAsPublic('127.0.0.1');
 
   before(async () => {
     jpeg = await jpegOf(16, 12);
-    source = await startImageSource({
-      '/x.jpg': (_request, response) => {
-        response.writeHead(200, { 'content-type': 'image/jpeg' }).end(jpeg);
-      },
-    });
+    source = await startJpegSource(jpeg);
   });
 
   after(async () => {
