@@ -1,5 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
-import type { Job } from '#functions/job.ts';
+import type { ThumbnailJob } from '#functions/job.ts';
 
 export interface JpegOptions {
   /** JPEG quality, 1..100 (default 85). */
@@ -90,10 +90,10 @@ export function htmlBytes(): Buffer {
 }
 
 /**
- * A {@link Job} with sensible defaults: a table-style job for row 42 with the
+ * A `thumbnail` job with sensible defaults: a table-style job for row 42 with the
  * default op. URLs use the reserved `.test` domain: nothing ever resolves them.
  */
-export function jobOf(overrides: Partial<Job> = {}): Job {
+export function jobOf(overrides: Partial<ThumbnailJob> = {}): ThumbnailJob {
   const id = overrides.id ?? '42';
   return { id, url: `https://images.test/seed/${id}/1024/768`, ops: ['thumbnail'], ...overrides };
 }
