@@ -11,3 +11,6 @@ export * from './process-image.ts';
 export * from './schema-issue.ts';
 export * from './task.ts';
 export * from './thumbnail.ts';
+export * from './manifest.ts';
+export * from './render-outputs.ts';
+export * from './source-image.ts';

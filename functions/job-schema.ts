@@ -16,6 +16,7 @@ import {
   OUTPUT_FORMATS,
   OUTPUT_POSITIONS,
   QUALITY,
+  SMART_CROPS,
 } from './output-spec.ts';
 
 export const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -75,6 +76,11 @@ export const outputSchema = {
     {
       if: { required: ['format'], properties: { format: { const: 'webp' } } },
       else: { properties: { animated: { const: false } } },
+    },
+    // sharp crops every frame alike: a smart crop has no single answer for an animation.
+    {
+      if: { required: ['animated'], properties: { animated: { const: true } } },
+      then: { properties: { position: { enum: OUTPUT_POSITIONS.filter((position) => !SMART_CROPS.includes(position)) } } },
     },
   ],
 } as const;

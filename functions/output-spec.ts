@@ -48,6 +48,8 @@ export const OUTPUT_POSITIONS = [
   'attention',
 ] as const;
 export type OutputPosition = (typeof OUTPUT_POSITIONS)[number];
+/** Positions sharp finds by looking at the picture; not for animated outputs. */
+export const SMART_CROPS: readonly OutputPosition[] = ['entropy', 'attention'];
 
 export const MAX_OUTPUTS = 8;
 export const MAX_OUTPUT_SIDE = 8192;

@@ -45,6 +45,22 @@ export function jpegWithOrientation(width: number, height: number, exifOrientati
   return patterned(width, height).jpeg({ quality: 85 }).withMetadata({ orientation: exifOrientation }).toBuffer();
 }
 
+/** A JPEG carrying an EXIF copyright, for checking what `strip` keeps. */
+export function jpegWithCopyright(width: number, height: number, copyright: string): Promise<Buffer> {
+  return patterned(width, height).jpeg({ quality: 85 }).withExif({ IFD0: { Copyright: copyright } }).toBuffer();
+}
+
+/** An animated GIF of `frames` flat frames (red, green, blue, …), each `width` x `height`. */
+export async function animatedGif(width: number, height: number, frames: number): Promise<Buffer> {
+  const colours = ['#ff0000', '#00ff00', '#0000ff'];
+  const pages = await Promise.all(
+    Array.from({ length: frames }, (_, index) =>
+      sharp({ create: { width, height, channels: 3, background: colours[index % colours.length]! } }).png().toBuffer(),
+    ),
+  );
+  return sharp(pages, { join: { animated: true } }).gif({ delay: pages.map(() => 100), loop: 0 }).toBuffer();
+}
+
 /** A PNG with an alpha channel: the pattern, half of it transparent. */
 export function pngWithAlpha(width: number, height: number): Promise<Buffer> {
   const rgb = patternPixels(width, height);
