@@ -4,7 +4,7 @@ import { readSourceHeader, undecodable, type SourceHeader } from './source-image
 import { tracedStep } from './traced-step.ts';
 
 /** AVIF encoder effort (0..9): chosen by `npm run bench` (bench/outputs.bench.ts), see the README. */
-export const AVIF_EFFORT = 2;
+export const AVIF_EFFORT = 3;
 
 /** How outputs share the one decode; `clone` was measured against `separate` in bench/outputs.bench.ts. */
 export type DecodeSharing = 'clone' | 'separate';

@@ -76,6 +76,12 @@ describe('job outputs: what is accepted', () => {
     assert.notEqual(implicit.id, deriveJobId(URL_OK, ['thumbnail']));
   });
 
+  it('decodes a published job back to itself: the message carries the completed outputs', () => {
+    const job = validateJob({ url: URL_OK, outputs: [w640, { name: 'box', width: 10, height: 10, fit: 'contain', format: 'png' }] });
+
+    assert.deepEqual(parseJob(JSON.parse(JSON.stringify(job))), job);
+  });
+
   it('keys each output as <id>/<name>.<ext> and the manifest as <id>/manifest.json', () => {
     assert.equal(outputKey('42', { name: 'w640', format: 'webp' }), '42/w640.webp');
     assert.equal(outputKey('42', { name: 'sq', format: 'jpeg' }), '42/sq.jpg');
