@@ -42,6 +42,7 @@ export class AmqpConsumer {
   readonly #dispatcher: Dispatcher<Received>;
   readonly #settler: AmqpSettler;
   readonly #drainTimeoutMs: number;
+  #stopping: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: AmqpConsumerOptions) {
@@ -85,7 +86,7 @@ export class AmqpConsumer {
 
   /** True while a consumer is registered on the queue and `close()` has not begun. */
   get consuming(): boolean {
-    return this.#connection.consuming && !this.#closing;
+    return this.#connection.consuming && !this.#stopping;
   }
 
   /** Jobs running right now (at most `CONCURRENCY`). */
@@ -102,20 +103,23 @@ export class AmqpConsumer {
     return this.#connection.start();
   }
 
-  /**
-   * Stops intake (cancels the consumer, hands back messages not started yet),
-   * waits for running jobs up to the drain timeout, then aborts the rest (their
-   * messages are requeued), and closes channels and connection. Safe to call twice.
-   */
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
-    return this.#closing;
+  /** Cancels the consumer and hands back the messages not started yet. Safe to call twice. */
+  stopIntake(): Promise<void> {
+    this.#stopping ??= this.#connection.stop().then(() => {
+      for (const received of this.#dispatcher.stopIntake()) this.#settler.release(received);
+    });
+    return this.#stopping;
   }
 
-  async #shutdown(): Promise<void> {
-    await this.#connection.stop();
-    for (const received of this.#dispatcher.stopIntake()) this.#settler.release(received);
-    await this.#dispatcher.drain(this.#drainTimeoutMs);
-    await this.#connection.close();
+  /**
+   * Stops intake, waits for running jobs up to the drain timeout, then aborts
+   * the rest (their messages are requeued), and closes channels and
+   * connection. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.stopIntake()
+      .then(() => this.#dispatcher.drain(this.#drainTimeoutMs))
+      .then(() => this.#connection.close());
+    return this.#closing;
   }
 }

@@ -82,6 +82,7 @@ export class InProcessQueue implements JobPublisher {
   readonly #counts = new OutcomeCounts();
   #published = 0;
   #dispatcher: Dispatcher<QueuedMessage> | undefined;
+  #stopped = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: InProcessQueueOptions) {
@@ -92,7 +93,7 @@ export class InProcessQueue implements JobPublisher {
 
   /** Enqueues one message per job; resolves once all are in the queue (the in-memory confirm). */
   async publish(jobs: readonly Job[]): Promise<void> {
-    if (this.#closing) throw new TransientError('QUEUE_CLOSED', 'the in-process queue is shut down');
+    if (this.#stopped) throw new TransientError('QUEUE_CLOSED', 'the in-process queue is shut down');
     for (const job of jobs) {
       const span = startProducerSpan(this.#options.destination, job.id);
       this.#ready.push({ body: JSON.stringify(job), headers: { ...span.headers }, messageId: job.id, attempt: 1 });
@@ -103,7 +104,7 @@ export class InProcessQueue implements JobPublisher {
   }
 
   async ping(): Promise<void> {
-    if (this.#closing) throw new TransientError('QUEUE_CLOSED', 'the in-process queue is shut down');
+    if (this.#stopped) throw new TransientError('QUEUE_CLOSED', 'the in-process queue is shut down');
   }
 
   /** Starts the consumer with the ports `processImage` needs. Call once. */
@@ -148,32 +149,34 @@ export class InProcessQueue implements JobPublisher {
   }
 
   /**
-   * Stops intake, hands buffered messages back, waits for running jobs (up to
-   * `graceMs`, then aborts them, which releases their messages), and drops
-   * pending retry timers. Safe to call twice.
+   * Refuses new jobs, hands buffered messages back to the queue and stops the
+   * retry timers (their messages wait with the others). Safe to call twice.
    */
-  close(options: { graceMs?: number } = {}): Promise<void> {
-    this.#closing ??= this.#shutdown(options.graceMs ?? 30_000);
-    return this.#closing;
-  }
-
-  async #shutdown(graceMs: number): Promise<void> {
+  stopIntake(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
     for (const [timer, message] of this.#delayed) {
       clearTimeout(timer);
       this.#ready.push(message);
     }
     this.#delayed.clear();
-    if (this.#dispatcher) {
-      this.#ready.unshift(...this.#dispatcher.stopIntake());
-      await this.#dispatcher.drain(graceMs);
-    }
-    this.#wakeIdleWaiters();
+    if (this.#dispatcher) this.#ready.unshift(...this.#dispatcher.stopIntake());
+  }
+
+  /**
+   * Stops intake, then waits for running jobs (up to `graceMs`, then aborts
+   * them, which releases their messages). Safe to call twice.
+   */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopIntake();
+    this.#closing ??= (this.#dispatcher?.drain(options.graceMs ?? 30_000) ?? Promise.resolve()).then(() => this.#wakeIdleWaiters());
+    return this.#closing;
   }
 
   /** Hands ready messages to the dispatcher while it holds fewer than `prefetch`. */
   #feed(): void {
     const dispatcher = this.#dispatcher;
-    if (!dispatcher || this.#closing) return;
+    if (!dispatcher || this.#stopped) return;
     while (this.#ready.length > 0 && dispatcher.held < this.#options.prefetch) {
       dispatcher.dispatch(this.#ready.shift()!);
     }
@@ -186,7 +189,7 @@ export class InProcessQueue implements JobPublisher {
     },
     retry: (message, settlement) => {
       const retried: QueuedMessage = { ...message, headers: { ...message.headers, ...settlement.headers }, attempt: settlement.nextAttempt };
-      if (this.#closing) {
+      if (this.#stopped) {
         // Failed while draining: no timer may outlive close(); it waits with the other queued messages.
         this.#ready.push(retried);
         return;
@@ -204,7 +207,7 @@ export class InProcessQueue implements JobPublisher {
   };
 
   #isIdle(): boolean {
-    const waiting = this.#closing ? 0 : this.#ready.length + this.#delayed.size;
+    const waiting = this.#stopped ? 0 : this.#ready.length + this.#delayed.size;
     return waiting + (this.#dispatcher?.held ?? 0) === 0;
   }
 
