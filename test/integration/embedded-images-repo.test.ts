@@ -160,3 +160,31 @@ describe('EmbeddedImagesRepo (PGlite loaded from db/init.sql)', () => {
     await assert.rejects(images.ping(), { name: 'TransientError', code: 'DATABASE_UNAVAILABLE' });
   });
 });
+
+describe('EmbeddedImagesRepo in a data directory', () => {
+  it('keeps its rows across close and open, and runs db/init.sql again without reseeding', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = await mkdtemp(join(tmpdir(), 'imgpipe-embedded-'));
+    const schema = await readFile(new URL('../../db/init.sql', import.meta.url), 'utf8');
+    try {
+      const first = await EmbeddedImagesRepo.open(schema, { dataDir });
+      await first.enqueuePending(2, async () => {});
+      await first.markProcessed(seedRow(1));
+      await first.close();
+
+      const second = await EmbeddedImagesRepo.open(schema, { dataDir });
+      try {
+        assert.equal((await rowState(second, 1))?.processed, true);
+        assert.equal((await rowState(second, 2))?.enqueued, true);
+        const { rows } = await second.database.query<{ count: number }>('SELECT count(*)::int AS count FROM images');
+        assert.equal(rows[0]?.count, SEED_ROWS);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
