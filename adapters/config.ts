@@ -40,6 +40,8 @@ export interface Config {
   };
   readonly host: string;
   readonly port: number;
+  /** The key every api route but `/healthz` asks for; undefined leaves the api open. */
+  readonly apiKey: string | undefined;
   readonly metricsPort: number;
   readonly fetch: {
     readonly timeoutMs: number;
@@ -116,6 +118,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
     // A laptop's local host listens on loopback unless told otherwise.
     host: read.string('HOST', isHost ? '127.0.0.1' : '0.0.0.0'),
     port: read.int('PORT', 8000, 0, 65_535),
+    apiKey: read.optional('API_KEY'),
     metricsPort: read.int('METRICS_PORT', 9464, 0, 65_535),
     fetch: {
       timeoutMs: read.int('FETCH_TIMEOUT_MS', 30_000, 1, 3_600_000),
