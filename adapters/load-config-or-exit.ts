@@ -1,7 +1,7 @@
-import { ConfigError, loadConfig, type Config, type Entry } from '#adapters/config.ts';
+import { ConfigError, loadConfig, type Entry, type EntryConfig } from '#adapters/config.ts';
 
 /** For entry points: the config, or one line naming the bad variable and exit code 1. */
-export function loadConfigOrExit(entry: Entry): Config {
+export function loadConfigOrExit<E extends Entry>(entry: E): EntryConfig<E> {
   try {
     return loadConfig(process.env, entry);
   } catch (error) {

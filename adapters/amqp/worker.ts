@@ -9,7 +9,6 @@
  * telemetry, in that order; exit 0.
  */
 import { errorSummary } from '#functions/errors.ts';
-import { required } from '#adapters/config.ts';
 import { loadConfigOrExit } from '#adapters/load-config-or-exit.ts';
 import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
@@ -38,7 +37,7 @@ async function main(): Promise<void> {
     const store = await makeStore(config, log);
     closers.add('store', () => store.close());
 
-    const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'worker'));
+    const images = await PgImagesRepo.connect(config.databaseUrl);
     closers.add('database', () => images.close());
 
     const fetcher = new HttpImageFetcher(config.fetch);
@@ -47,7 +46,7 @@ async function main(): Promise<void> {
     const deps = processImageDeps(config, { fetcher, store, images });
     const metrics = new WorkerMetrics();
     const consumer = new AmqpConsumer({
-      url: required(config.rabbitUrl, 'RABBIT_URL', 'worker'),
+      url: config.rabbitUrl,
       config,
       deps,
       log,

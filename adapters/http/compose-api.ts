@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { errorSummary } from '#functions/errors.ts';
 import type { DependencyCheck } from '#functions/ports.ts';
-import { required, type Config } from '#adapters/config.ts';
+import type { ApiConfig } from '#adapters/config.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
@@ -35,7 +35,7 @@ export interface ComposedApi {
  * await api.app.listen({ host: config.host, port: config.port });
  * process.once('SIGTERM', () => api.close());
  */
-export async function composeApi(config: Config, log: PinoLogger): Promise<ComposedApi> {
+export async function composeApi(config: ApiConfig, log: PinoLogger): Promise<ComposedApi> {
   const steps = new ShutdownSteps('api', log);
   const close = (reason = 'shutdown'): Promise<boolean> => steps.close(reason);
 
@@ -45,10 +45,10 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     flushTelemetry = () => telemetry.flush();
     steps.add('telemetry', () => telemetry.shutdown());
 
-    const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'api'));
+    const images = await PgImagesRepo.connect(config.databaseUrl);
     steps.add('database', () => images.close());
 
-    const publisher = new AmqpPublisher({ url: required(config.rabbitUrl, 'RABBIT_URL', 'api'), config, log, connectionName: 'imgpipe api' });
+    const publisher = new AmqpPublisher({ url: config.rabbitUrl, config, log, connectionName: 'imgpipe api' });
     steps.add('broker', () => publisher.close());
 
     const dependencies: DependencyCheck[] = [
