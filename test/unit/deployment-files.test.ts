@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '#adapters/config.ts';
 import type { Entry } from '#adapters/config.ts';
+import { variablesLoadConfigReads } from '#test/support/config-variables.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -183,19 +184,6 @@ function secret(): Secret {
 function configVariables(): Set<string> {
   const source = readText('adapters/config.ts');
   return new Set([...source.matchAll(/\bread\.\w+\(\s*'([A-Z][A-Z0-9_]*)'/g)].map((match) => match[1]!));
-}
-
-/** Names loadConfig actually looks up, for every entry, seen through a recording env. */
-function variablesLoadConfigReads(): Set<string> {
-  const seen = new Set<string>();
-  const recording = new Proxy({} as Env, {
-    get(_target, name) {
-      if (typeof name === 'string') seen.add(name);
-      return undefined;
-    },
-  });
-  for (const entry of ['api', 'worker', 'host'] as const) loadConfig(recording, entry);
-  return seen;
 }
 
 interface EnvLine {
