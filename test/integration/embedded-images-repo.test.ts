@@ -79,9 +79,10 @@ describe('EmbeddedImagesRepo (PGlite loaded from db/init.sql)', () => {
     };
   });
 
-  it('answers ping while open, fails it as DATABASE_UNAVAILABLE once closed, and closes twice safely', async () => {
+  // Last: it closes the shared database.
+  it('closes twice safely, and then fails ping as DATABASE_UNAVAILABLE', async () => {
     // Prepare
-    const images = await EmbeddedImagesRepo.open(schema);
+    const images = shared;
     await images.ping();
 
     // Act
