@@ -83,9 +83,9 @@ const SERVICE_NAMES: Record<Entry, string> = { api: 'api', worker: 'worker', hos
 export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> {
   const read = reader(env);
   const isHost = entry === 'host';
-  // `minio` is the S3 store's first name, still used by deployment files.
+  // `minio` is the S3 store's older name, kept as an alias: deployment files use it.
   const storage = read.oneOf('STORAGE', ['fs', 's3', 'minio'] as const, 'fs') === 'fs' ? 'fs' : 's3';
-  // Only the host leaves the broker and database URLs unset: the other entries have defaults.
+  // The cast holds: only the host leaves the broker and database URLs unset, the other entries have defaults.
   return deepFreeze({
     entry,
     rabbitUrl: read.url('RABBIT_URL', isHost ? undefined : 'amqp://guest:guest@rabbitmq:5672/', ['amqp:', 'amqps:']),

@@ -105,7 +105,7 @@ describe('loadConfig: other variables', () => {
     assert.equal(host.databaseUrl, undefined);
   });
 
-  it('names the S3 store s3, and still accepts its first name minio', () => {
+  it('names the S3 store s3, and still accepts minio as its alias', () => {
     assert.equal(configOf({}).storage, 'fs');
     assert.equal(configOf({ STORAGE: 'fs' }).storage, 'fs');
     assert.equal(configOf({ STORAGE: 's3' }).storage, 's3');
