@@ -22,7 +22,7 @@ export interface Config {
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
   readonly maxInputPixels: number;
-  readonly storage: 'fs' | 'minio';
+  readonly storage: 'fs' | 's3';
   readonly dataDir: string;
   readonly s3: {
     readonly endpoint: string | undefined;
@@ -66,20 +66,28 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** A setting the entry cannot run without (optional only for the local host), or a `ConfigError` naming it. */
-export function required(value: string | undefined, variable: string, entry: Entry): string {
-  if (value === undefined) throw new ConfigError(variable, `is required by the ${entry}`);
-  return value;
+/** The api and the worker cannot run without a broker and a database; both URLs have a default. */
+interface ServiceConnections {
+  readonly rabbitUrl: string;
+  readonly databaseUrl: string;
 }
+
+/** One entry's config: the local host may embed its broker and database, the api and the worker never do. */
+export type EntryConfig<E extends Entry> = Config & { readonly entry: E } & (E extends 'host' ? unknown : ServiceConnections);
+export type ApiConfig = EntryConfig<'api'>;
+export type WorkerConfig = EntryConfig<'worker'>;
+export type HostConfig = EntryConfig<'host'>;
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 const SERVICE_NAMES: Record<Entry, string> = { api: 'api', worker: 'worker', host: 'imgpipe-host' };
 
-export function loadConfig(env: Env, entry: Entry): Config {
+export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> {
   const read = reader(env);
   const isHost = entry === 'host';
-  const storage = read.oneOf('STORAGE', ['fs', 'minio'] as const, 'fs');
+  // `minio` is the S3 store's older name, kept as an alias: deployment files use it.
+  const storage = read.oneOf('STORAGE', ['fs', 's3', 'minio'] as const, 'fs') === 'fs' ? 'fs' : 's3';
+  // The cast holds: only the host leaves the broker and database URLs unset, the other entries have defaults.
   return deepFreeze({
     entry,
     rabbitUrl: read.url('RABBIT_URL', isHost ? undefined : 'amqp://guest:guest@rabbitmq:5672/', ['amqp:', 'amqps:']),
@@ -130,7 +138,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
     },
     picsumFromOwnSamples: isHost && read.optional('PICSUM_URL') === undefined,
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
-  } satisfies Config);
+  } satisfies Config) as EntryConfig<E>;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { errorSummary } from '#functions/errors.ts';
 import type { DependencyCheck } from '#functions/ports.ts';
-import { required, type Config } from '#adapters/config.ts';
+import type { ApiConfig } from '#adapters/config.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { buildHttpApp } from '#adapters/http/build-http-app.ts';
@@ -30,14 +30,14 @@ export interface ComposedApi {
  * const api = await composeApi(config, log, shutdown);
  * await api.app.listen({ host: config.host, port: config.port });
  */
-export async function composeApi(config: Config, log: PinoLogger, shutdown: ShutdownPlan): Promise<ComposedApi> {
+export async function composeApi(config: ApiConfig, log: PinoLogger, shutdown: ShutdownPlan): Promise<ComposedApi> {
   const telemetry = await startTelemetry(config.otel, log);
   shutdown.add('flush telemetry', 'telemetry', () => telemetry.shutdown());
 
-  const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'api'));
+  const images = await PgImagesRepo.connect(config.databaseUrl);
   shutdown.add('close resources', 'database', () => images.close());
 
-  const publisher = new AmqpPublisher({ url: required(config.rabbitUrl, 'RABBIT_URL', 'api'), config, log, connectionName: 'imgpipe api' });
+  const publisher = new AmqpPublisher({ url: config.rabbitUrl, config, log, connectionName: 'imgpipe api' });
   shutdown.add('close resources', 'broker', () => publisher.close());
 
   const dependencies: DependencyCheck[] = [

@@ -1,11 +1,11 @@
 import type { Logger as PinoLogger } from 'pino';
 import { errorSummary } from '#functions/errors.ts';
-import { ConfigError, loadConfig, type Config, type Entry } from '#adapters/config.ts';
+import { ConfigError, loadConfig, type Entry, type EntryConfig } from '#adapters/config.ts';
 import { createLogger } from '#adapters/logger.ts';
 import { ShutdownPlan } from './shutdown-plan.ts';
 
-export interface EntryContext {
-  readonly config: Config;
+export interface EntryContext<E extends Entry> {
+  readonly config: EntryConfig<E>;
   readonly log: PinoLogger;
   /** Add a step for everything opened, in the phase it belongs to. */
   readonly shutdown: ShutdownPlan;
@@ -25,7 +25,7 @@ export interface EntryContext {
  *   return { queue: config.queue };
  * });
  */
-export async function runEntry(entry: Entry, start: (context: EntryContext) => Promise<Record<string, unknown>>): Promise<void> {
+export async function runEntry<E extends Entry>(entry: E, start: (context: EntryContext<E>) => Promise<Record<string, unknown>>): Promise<void> {
   const config = loadConfigOrExit(entry);
   const log = createLogger(config);
   const shutdown = new ShutdownPlan(entry, log);
@@ -46,7 +46,7 @@ export async function runEntry(entry: Entry, start: (context: EntryContext) => P
   }
 }
 
-function loadConfigOrExit(entry: Entry): Config {
+function loadConfigOrExit<E extends Entry>(entry: E): EntryConfig<E> {
   try {
     return loadConfig(process.env, entry);
   } catch (error) {

@@ -8,7 +8,6 @@
  * database pool, the downloader and the probe server, and flush telemetry;
  * exit 0.
  */
-import { required } from '#adapters/config.ts';
 import { AmqpConsumer } from '#adapters/amqp/amqp-consumer.ts';
 import { WorkerMetrics } from '#adapters/amqp/worker-metrics.ts';
 import { startWorkerProbeServer } from '#adapters/amqp/worker-probe-server.ts';
@@ -27,7 +26,7 @@ await runEntry('worker', async ({ config, log, shutdown }) => {
   const store = await makeStore(config, log);
   shutdown.add('close resources', 'store', () => store.close());
 
-  const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'worker'));
+  const images = await PgImagesRepo.connect(config.databaseUrl);
   shutdown.add('close resources', 'database', () => images.close());
 
   const fetcher = new HttpImageFetcher(config.fetch);
@@ -35,7 +34,7 @@ await runEntry('worker', async ({ config, log, shutdown }) => {
 
   const metrics = new WorkerMetrics();
   const consumer = new AmqpConsumer({
-    url: required(config.rabbitUrl, 'RABBIT_URL', 'worker'),
+    url: config.rabbitUrl,
     config,
     deps: processImageDeps(config, { fetcher, store, images }),
     log,

@@ -242,6 +242,8 @@ describe('AmqpConsumer', () => {
     publishRaw(harness, body, { messageId: '503', headers: { traceparent: TRACEPARENT, 'x-origin': 'test' } });
 
     const dead = await nextDeadLetter(harness);
+    // The copy is confirmed before the original is acked and the settlement reported.
+    await waitUntil('the third settlement', async () => harness.settled.length === 3, 10_000, 10);
     assert.deepEqual(
       harness.settled.map((event) => [event.attempt, event.settlement.outcome]),
       [

@@ -100,7 +100,7 @@ function drainTimeoutMs(): number {
 
 const VARIANTS = [
   { dir: 'k8s/base', storage: 'fs' },
-  { dir: 'k8s/overlays/s3', storage: 'minio' },
+  { dir: 'k8s/overlays/s3', storage: 's3' },
 ] as const;
 
 for (const variant of VARIANTS) {
@@ -124,14 +124,14 @@ for (const variant of VARIANTS) {
       assert.ok(rendered.objects.length >= 8, `rendered ${rendered.objects.length} objects`);
     });
 
-    it(`gives the api and worker a config loadConfig accepts, with STORAGE=${variant.storage}`, () => {
+    it(`gives the api and worker a config loadConfig accepts, with storage ${variant.storage}`, () => {
       const api = rendered.config('imgpipe-api', 'api');
       const worker = rendered.config('imgpipe-worker', 'worker');
 
       assert.equal(worker.storage, variant.storage);
       assert.equal(api.otel.serviceName, 'api');
       assert.equal(worker.otel.serviceName, 'worker');
-      if (variant.storage === 'minio') {
+      if (variant.storage === 's3') {
         assert.ok(worker.s3.accessKeyId && worker.s3.secretAccessKey, 'S3 credentials come from the Secret');
         assert.ok(worker.s3.endpoint, 'an S3 endpoint');
       }

@@ -10,6 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '#adapters/config.ts';
+import { variablesLoadConfigReads } from '#test/support/config-variables.ts';
 import { ROOT, configVariables, dockerStages, imageTag, readText } from '#test/support/repo-sources.ts';
 
 // ---------------------------------------------------------------- readers
@@ -55,19 +56,6 @@ function service(name: string): ComposeService {
   const found = compose().services[name];
   assert.ok(found, `docker-compose.yml has no service ${name}`);
   return found;
-}
-
-/** Names loadConfig actually looks up, for every entry, seen through a recording env. */
-function variablesLoadConfigReads(): Set<string> {
-  const seen = new Set<string>();
-  const recording = new Proxy({} as Env, {
-    get(_target, name) {
-      if (typeof name === 'string') seen.add(name);
-      return undefined;
-    },
-  });
-  for (const entry of ['api', 'worker', 'host'] as const) loadConfig(recording, entry);
-  return seen;
 }
 
 interface EnvLine {
