@@ -31,7 +31,7 @@ const FASTIFY_ERROR_FIELDS: Readonly<Record<string, string>> = {
 const IMGPIPE_ERRORS = new Set(['InvalidInputError', 'PermanentError', 'TransientError']);
 
 /**
- * The one error-mapping table of the HTTP adapter (STYLE.md habit 7):
+ * The one error-mapping table of the HTTP adapter:
  *
  * | thrown                                | status | body                                      |
  * | ------------------------------------- | ------ | ----------------------------------------- |
