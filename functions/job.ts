@@ -8,7 +8,8 @@ import { invalidInputOf } from './schema-issue.ts';
 export { JOB_ID_PATTERN, MAX_URL_LENGTH };
 
 /**
- * One unit of work, as it travels in a message body. Either the `thumbnail` op
+ * One unit of work, as it travels in a message body (docs/architecture.md,
+ * "The job message"). Either the `thumbnail` op
  * (`<id>.jpg`), as table rows and older senders have it:
  *
  * ```json
@@ -125,6 +126,9 @@ function parseUrl(value: string): string {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new InvalidInputError('url', 'must use http or https');
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new InvalidInputError('url', 'must not carry credentials');
   }
   return value;
 }

@@ -20,7 +20,8 @@ export interface SourceHeader {
 export async function readSourceHeader(input: Uint8Array, maxInputPixels: number): Promise<SourceHeader> {
   let metadata: Metadata;
   try {
-    metadata = await sharp(input).metadata();
+    // sharp's own pixel limit would refuse a bomb here as undecodable: ours names it.
+    metadata = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (cause) {
     throw new PermanentError('NOT_AN_IMAGE', 'the downloaded file is not a decodable image', { cause });
   }
