@@ -9,8 +9,9 @@ import type { ProcessImageResult } from '#functions/process-image.ts';
  * Feed it each acknowledged job's result; skips and lost races add nothing.
  *
  * @example
- * const outputs = new OutputMetrics(metrics.registry);
- * onSettled: (event) => { if (event.settlement.action === 'ack') outputs.record(event.settlement.result); }
+ * // in WorkerMetrics: one more counter in its registry, fed from record()
+ * readonly #outputs = new OutputMetrics(this.registry);
+ * if ('result' in settlement) this.#outputs.record(settlement.result);
  */
 export class OutputMetrics {
   readonly #written: Counter<'format'>;
