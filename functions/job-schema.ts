@@ -1,10 +1,10 @@
 /*
  * The one JSON schema of a job, as a `POST /tasks` body, a message body or a
- * CLI argument carries it. The HTTP route declares it (so it is documented
- * with the route) and validates with it; `parseJob` validates with it at every
- * other entry. Every bound comes from a constant here or in `output-spec.ts`.
- * What a JSON schema cannot say (a URL that parses, names unique within the
- * job) `parseJob` checks after it.
+ * CLI argument carries it. `validateJob` and `parseJob` (job.ts) check it at
+ * every entry; the HTTP route also declares it, so it is documented with the
+ * route. Every bound comes from a constant here or in `output-spec.ts`. What
+ * a JSON schema cannot say (a URL that parses and carries no credentials,
+ * names unique within the job) job.ts checks after it.
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { KNOWN_OPS } from './ops.ts';

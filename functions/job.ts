@@ -9,8 +9,8 @@ export { JOB_ID_PATTERN, MAX_URL_LENGTH };
 
 /**
  * One unit of work, as it travels in a message body (docs/architecture.md,
- * "The job message"). Either the `thumbnail` op
- * (`<id>.jpg`), as table rows and older senders have it:
+ * "The job message"). Either the `thumbnail` op (`<id>.jpg`), as table rows
+ * and older senders have it:
  *
  * ```json
  * { "id": "42", "url": "https://picsum.photos/seed/42/1024/768", "ops": ["thumbnail"] }
@@ -101,8 +101,11 @@ interface JobBody {
   readonly id?: string;
   readonly url: string;
   readonly ops?: readonly Op[];
-  readonly outputs?: ReadonlyArray<Partial<OutputSpec> & Pick<OutputSpec, 'name' | 'format'>>;
+  readonly outputs?: readonly OutputBody[];
 }
+
+/** An output as sent: only `name` and `format` are sure to be there (and a side, which the schema checked). */
+type OutputBody = Partial<OutputSpec> & Pick<OutputSpec, 'name' | 'format'>;
 
 function completeJob(body: JobBody): Job {
   const url = parseUrl(body.url);
@@ -134,7 +137,7 @@ function parseUrl(value: string): string {
 }
 
 /** An output with every default filled in, its keys always in this order. */
-function completeOutput(output: JobBody['outputs'] & object extends ReadonlyArray<infer T> ? T : never): OutputSpec {
+function completeOutput(output: OutputBody): OutputSpec {
   const fit = output.fit ?? 'inside';
   const quality = output.quality ?? QUALITY[output.format].default;
   return Object.freeze({

@@ -13,7 +13,16 @@ export interface RenderOptions {
   /** Inputs with more pixels than this, over all their frames, are refused before decoding (`MAX_INPUT_PIXELS`). */
   readonly maxInputPixels: number;
   readonly sharing?: DecodeSharing;
+  /**
+   * The largest decode kept in memory for all outputs to share (default
+   * {@link SHARED_DECODE_MAX_PIXELS}); above it every output streams from the
+   * input on its own, so a worker's memory stays bounded whatever the sizes.
+   */
+  readonly sharedDecodeMaxPixels?: number;
 }
+
+/** 16 megapixels: at most 64 MB of shared pixels per job. */
+export const SHARED_DECODE_MAX_PIXELS = 16_000_000;
 
 export interface RenderedOutput {
   readonly spec: OutputSpec;
@@ -39,7 +48,8 @@ const DEFAULT_SHARING: DecodeSharing = 'separate';
  * output is resized and encoded from those pixels, in a `render` span of its
  * own. Two kinds of output read the input again, because the shared pixels
  * cannot serve them: `strip: false` (metadata does not survive a raw decode)
- * and `animated: true` of an animated input (it needs every frame).
+ * and `animated: true` of an animated input (it needs every frame); so do all
+ * of them when the shared decode would exceed `sharedDecodeMaxPixels`.
  *
  * @example
  * const { outputs } = await renderOutputs(bytes, job.outputs, { maxInputPixels: 1e8 });
@@ -67,10 +77,20 @@ export async function renderOutputs(input: Uint8Array, specs: readonly OutputSpe
   return { inputWidth: header.displayedWidth, inputHeight: header.displayedHeight, outputs };
 }
 
-/** Decodes the first frame once, at the smallest scale every output in `specs` can be made from; answers a pipeline factory over the pixels. */
-async function decodeOnce(input: Uint8Array, header: SourceHeader, specs: readonly OutputSpec[], options: RenderOptions): Promise<() => Sharp> {
+/**
+ * Decodes the first frame once, at the smallest scale every output in `specs`
+ * can be made from; answers a pipeline factory over the pixels, or undefined
+ * when they would be too many to hold.
+ */
+async function decodeOnce(
+  input: Uint8Array,
+  header: SourceHeader,
+  specs: readonly OutputSpec[],
+  options: RenderOptions,
+): Promise<(() => Sharp) | undefined> {
   const { displayedWidth: width, displayedHeight: height } = header;
   const scale = Math.min(1, Math.max(...specs.map((spec) => scaleFor(spec, width, height))));
+  if (width * height * scale * scale > (options.sharedDecodeMaxPixels ?? SHARED_DECODE_MAX_PIXELS)) return undefined;
   let pipeline = sharp(input, { limitInputPixels: options.maxInputPixels, failOn: 'error' }).autoOrient();
   if (scale < 1) {
     pipeline = pipeline.resize(Math.max(1, Math.ceil(width * scale)), Math.max(1, Math.ceil(height * scale)), { fit: 'fill' });
