@@ -3,7 +3,7 @@ import { errorCode, errorKind, errorSummary, TransientError } from './errors.ts'
 import { hasOutputs, thumbnailKey, type Job, type OutputsJob } from './job.ts';
 import { MANIFEST_CONTENT_TYPE, serializeManifest, type ManifestEntry } from './manifest.ts';
 import { manifestKey, outputKey } from './output-keys.ts';
-import type { OutputFormat, OutputSpec } from './output-spec.ts';
+import type { OutputSpec } from './output-spec.ts';
 import type { Clock, FetchedImage, ImageFetcher, ImageStore, ImagesRepo, JobContext, PutOutcome } from './ports.ts';
 import { renderOutputs } from './render-outputs.ts';
 import { makeThumbnail, type ThumbnailOptions } from './thumbnail.ts';
@@ -19,13 +19,7 @@ export interface ProcessImageDeps {
 }
 
 /** One output a run made and put; `exists` when another worker had put it first. */
-export interface OutputResult {
-  readonly name: string;
-  readonly key: string;
-  readonly format: OutputFormat;
-  readonly width: number;
-  readonly height: number;
-  readonly bytes: number;
+export interface OutputResult extends ManifestEntry {
   readonly outcome: PutOutcome;
 }
 
