@@ -71,25 +71,79 @@ export interface FailureReason {
   readonly message: string;
 }
 
+/** Where a job stands: waiting or running, or how it ended. */
+export type JobState = 'queued' | 'written' | 'skipped' | 'failed';
+
+/** How a job ended well, for its record. */
+export interface JobOutput {
+  readonly outcome: 'written' | 'skipped';
+  /** The output's storage key (`<id>.jpg`). */
+  readonly key: string;
+  /** Where it lives: a file path or `s3://bucket/key`. */
+  readonly location: string;
+  /** The delivery that ended the job: 1 on first delivery. */
+  readonly attempt: number;
+}
+
+/** What `GET /jobs/:id` answers. Timestamps are ISO 8601; null when unknown or not yet. */
+export interface JobRecord {
+  readonly id: string;
+  readonly url: string;
+  readonly state: JobState;
+  /** Deliveries that ran to an end (0 while queued the first time). */
+  readonly attempts: number;
+  readonly error: FailureReason | null;
+  /**
+   * The output, once written or skipped. A job with several outputs adds its
+   * manifest here, beside `key` and `location`.
+   */
+  readonly output: { readonly key: string; readonly location: string } | null;
+  readonly createdAt: string | null;
+  readonly updatedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
 /**
  * The `images` table.
  *
  * Contract:
  * - `enqueuePending(limit, publish)` picks up to `limit` rows that are neither
- *   processed, failed, nor already enqueued, in id order, hands them to
- *   `publish`, and marks them enqueued only if `publish` resolves, in one
- *   transaction: concurrent callers never pick the same row, and a publish that
- *   fails leaves the rows to be picked again;
- * - `markProcessed` and `markFailed` touch only a row whose id and URL both match
- *   the job (a `/tasks` job whose id happens to equal a row id leaves it alone);
- *   `markProcessed` also clears an earlier failure (a replayed dead letter);
+ *   processed, failed, nor already enqueued, in id order, writes a `queued`
+ *   job record for each, hands them to `publish`, and marks them enqueued only
+ *   if `publish` resolves, in one transaction: concurrent callers never pick
+ *   the same row, and a publish that fails leaves the rows to be picked again
+ *   (and no record);
+ * - `markProcessed` and `markFailed` touch the row with the job's id, if there
+ *   is one, and the job's record (created when missing), with the outcome,
+ *   the attempt and the output or the reason; `markProcessed` also clears an
+ *   earlier failure (a replayed dead letter);
  * - `ping` fails when the database cannot be reached.
  */
 export interface ImagesRepo {
   enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number>;
-  markProcessed(job: PendingImage): Promise<void>;
-  markFailed(job: PendingImage, reason: FailureReason): Promise<void>;
+  /** Without `output` the job counts as written on its first attempt, with no known output. */
+  markProcessed(job: PendingImage, output?: JobOutput): Promise<void>;
+  /** `attempt` defaults to 1. */
+  markFailed(job: PendingImage, reason: FailureReason, attempt?: number): Promise<void>;
   ping(): Promise<void>;
+}
+
+/**
+ * Job records (the `jobs` table), one per published job, keyed by job id.
+ *
+ * Contract:
+ * - `recordQueued` writes each job's record as `queued` (resetting an earlier
+ *   end, error and attempts); callers call it before publishing, so a worker
+ *   never ends a job that has no record;
+ * - `findJob` answers the record, or for a table row processed before records
+ *   existed, one made from the row; undefined for an unknown id;
+ * - `clearFailed` puts failed jobs (and their rows) back to `queued`, keeping
+ *   rows out of `enqueuePending`: their message is on its way again.
+ */
+export interface JobsRepo {
+  recordQueued(jobs: readonly PendingImage[]): Promise<void>;
+  findJob(id: string): Promise<JobRecord | undefined>;
+  clearFailed(ids: readonly string[]): Promise<void>;
 }
 
 /**

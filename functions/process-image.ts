@@ -43,7 +43,7 @@ export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobCon
     const exists = await deps.store.exists(key);
     if (exists) {
       await tracedStep('skip', { 'imgpipe.job.id': job.id, 'imgpipe.output.key': key }, async () => {});
-      await deps.images.markProcessed(row);
+      await deps.images.markProcessed(row, { outcome: 'skipped', key, location, attempt: ctx.attempt });
       return { outcome: 'skipped', key, location, ms: deps.clock.now() - started };
     }
 
@@ -70,7 +70,7 @@ export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobCon
       span.setAttributes({ 'imgpipe.output.bytes': thumbnail.data.byteLength, 'imgpipe.output.outcome': put });
       return put;
     });
-    await deps.images.markProcessed(row);
+    await deps.images.markProcessed(row, { outcome: outcome === 'written' ? 'written' : 'skipped', key, location, attempt: ctx.attempt });
     return {
       outcome: outcome === 'written' ? 'written' : 'skipped',
       key,
@@ -92,7 +92,7 @@ export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobCon
 
 async function markFailedQuietly(deps: ProcessImageDeps, row: { id: string; url: string }, error: unknown, ctx: JobContext) {
   try {
-    await deps.images.markFailed(row, { code: errorCode(error), message: errorSummary(error) });
+    await deps.images.markFailed(row, { code: errorCode(error), message: errorSummary(error) }, ctx.attempt);
   } catch (markError) {
     // The job's own error is what the adapter must act on; a row left unmarked
     // is visible as "enqueued, never ended" and can be re-enqueued on purpose.

@@ -1,12 +1,13 @@
 import { parseJob } from './job.ts';
-import type { JobPublisher } from './ports.ts';
+import type { JobPublisher, JobsRepo } from './ports.ts';
 
 export interface TaskDeps {
   readonly publisher: JobPublisher;
+  readonly jobs: JobsRepo;
 }
 
 /**
- * Validates one `{ url, ops, id? }` and publishes it. Without an `id`, one is
+ * Validates one `{ url, ops, id? }`, records it as queued and publishes it. Without an `id`, one is
  * derived from the URL and ops, so the same task always maps to the same output.
  *
  * @example
@@ -14,6 +15,8 @@ export interface TaskDeps {
  */
 export async function task(input: unknown, deps: TaskDeps): Promise<{ id: string }> {
   const job = parseJob(input);
+  // Before the publish, so the worker always finds the record it ends.
+  await deps.jobs.recordQueued([{ id: job.id, url: job.url }]);
   await deps.publisher.publish([job]);
   return { id: job.id };
 }

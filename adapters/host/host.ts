@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import type { DependencyCheck, ImagesRepo, JobPublisher } from '#functions/ports.ts';
+import type { DependencyCheck, ImagesRepo, JobPublisher, JobsRepo } from '#functions/ports.ts';
 import type { ProcessImageDeps } from '#functions/process-image.ts';
 import { errorSummary } from '#functions/errors.ts';
 import type { Config } from '#adapters/config.ts';
@@ -88,8 +88,9 @@ async function main(): Promise<void> {
     ];
     const app: FastifyInstance = buildHttpApp({
       enqueue: { images: images.repo, publisher },
-      task: { publisher },
+      task: { publisher, jobs: images.repo },
       healthz: { dependencies },
+      jobs: images.repo,
       logger: log,
     });
     closers.add('http', () => app.close());
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function openImagesRepo(config: Config, log: Log): Promise<{ repo: ImagesRepo; kind: string; close(): Promise<void> }> {
+async function openImagesRepo(config: Config, log: Log): Promise<{ repo: ImagesRepo & JobsRepo; kind: string; close(): Promise<void> }> {
   if (config.databaseUrl) {
     const repo = await PgImagesRepo.connect(config.databaseUrl);
     return { repo, kind: 'postgres', close: () => repo.close() };

@@ -2,9 +2,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { enqueue, type EnqueueDeps } from '#functions/enqueue.ts';
 import { errorSummary } from '#functions/errors.ts';
 import { healthz, type HealthzDeps } from '#functions/healthz.ts';
+import type { JobsRepo } from '#functions/ports.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
 import { mapHttpError } from './error-mapping.ts';
+import { jobsRoute } from './jobs-route.ts';
 import { samplesRoute } from './samples-route.ts';
 import { enqueueSchema, healthzSchema, taskSchema, type EnqueueQuery, type HealthzQuery } from './schemas.ts';
 
@@ -13,6 +15,8 @@ export interface HttpAppDeps {
   readonly enqueue: EnqueueDeps;
   readonly task: TaskDeps;
   readonly healthz: HealthzDeps;
+  /** The job records behind `GET /jobs/:id` (the route exists only when given). */
+  readonly jobs?: JobsRepo;
   /** Request logs go here (pino); none when absent. */
   readonly logger?: FastifyBaseLogger;
 }
@@ -37,10 +41,11 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.s
  * - `POST /tasks` `{ url, ops?, id? }` → 202 `{ id }`
  * - `GET /healthz` → readiness: 200 or 503 with `checks` per dependency;
  *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency
+ * - `GET /jobs/:id` → the job's record (state, attempts, error, output, timestamps), 404 when unknown
  * - `GET /samples/seed/<seed>/<w>/<h>` → the deterministic sample JPEG
  *
  * @example
- * const app = buildHttpApp({ enqueue: { images, publisher }, task: { publisher }, healthz: { dependencies } });
+ * const app = buildHttpApp({ enqueue: { images, publisher }, task: { publisher, jobs }, healthz: { dependencies } });
  * const response = await app.inject({ method: 'POST', url: '/enqueue?limit=5' });
  */
 export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): FastifyInstance {
@@ -88,6 +93,7 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
     return reply.code(report.ok ? 200 : 503).send(report);
   });
 
+  if (deps.jobs) app.register(jobsRoute, { jobs: deps.jobs });
   app.register(samplesRoute);
   return app;
 }

@@ -57,8 +57,9 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     ];
     const app = buildHttpApp({
       enqueue: { images, publisher },
-      task: { publisher },
+      task: { publisher, jobs: images },
       healthz: { dependencies },
+      jobs: images,
       logger: log,
     });
     steps.add('http', () => app.close());

@@ -43,6 +43,18 @@ export const taskSchema = {
   },
 } as const;
 
+export const jobSchema = {
+  params: {
+    type: 'object',
+    required: ['id'],
+    properties: { id: { type: 'string', pattern: JOB_ID_PATTERN.source } },
+  },
+} as const;
+
+export interface JobParams {
+  readonly id: string;
+}
+
 export const healthzSchema = {
   querystring: {
     type: 'object',

@@ -1,5 +1,5 @@
 import { TransientError } from '#functions/errors.ts';
-import type { FailureReason, ImagesRepo, PendingImage } from '#functions/ports.ts';
+import type { FailureReason, ImagesRepo, JobOutput, JobRecord, JobsRepo, PendingImage } from '#functions/ports.ts';
 
 interface Row {
   id: string;
@@ -9,13 +9,16 @@ interface Row {
   failure: FailureReason | undefined;
 }
 
-/** In-memory {@link ImagesRepo} with the same selection rules as the Postgres one. */
-export class MemoryImagesRepo implements ImagesRepo {
+/** In-memory {@link ImagesRepo} and {@link JobsRepo} with the same rules as the Postgres one. */
+export class MemoryImagesRepo implements ImagesRepo, JobsRepo {
   readonly rows = new Map<string, Row>();
+  readonly jobs = new Map<string, JobRecord>();
   /** Unreachable, as the Postgres repo reports it: `TransientError` `DATABASE_UNAVAILABLE`. */
   down = false;
   /** Any other failure to throw from every call (an unclassified bug, say). */
   failWith: Error | undefined;
+  /** Time in the records; tests may set it. */
+  now = () => new Date().toISOString();
 
   constructor(seed: readonly PendingImage[] = []) {
     for (const image of seed) {
@@ -28,31 +31,80 @@ export class MemoryImagesRepo implements ImagesRepo {
     const pending = [...this.rows.values()]
       .filter((row) => !row.processed && !row.enqueued && !row.failure)
       .sort((a, b) => Number(a.id) - Number(b.id))
-      .slice(0, limit);
-    await publish(pending.map(({ id, url }) => ({ id, url })));
-    for (const row of pending) row.enqueued = true;
+      .slice(0, limit)
+      .map(({ id, url }) => ({ id, url }));
+    await publish(pending);
+    this.writeQueued(pending);
+    for (const row of pending) this.rows.get(row.id)!.enqueued = true;
     return pending.length;
   }
 
-  async markProcessed(job: PendingImage): Promise<void> {
+  async markProcessed(job: PendingImage, output?: JobOutput): Promise<void> {
     this.assertUp();
-    const row = this.match(job);
+    const row = this.rows.get(job.id);
     if (row) Object.assign(row, { processed: true, failure: undefined });
+    this.end(job, {
+      state: output?.outcome ?? 'written',
+      attempts: output?.attempt ?? 1,
+      error: null,
+      output: output ? { key: output.key, location: output.location } : null,
+    });
   }
 
-  async markFailed(job: PendingImage, reason: FailureReason): Promise<void> {
+  async markFailed(job: PendingImage, reason: FailureReason, attempt = 1): Promise<void> {
     this.assertUp();
-    const row = this.match(job);
+    const row = this.rows.get(job.id);
     if (row) row.failure = reason;
+    this.end(job, { state: 'failed', attempts: attempt, error: { ...reason } });
+  }
+
+  async recordQueued(jobs: readonly PendingImage[]): Promise<void> {
+    this.assertUp();
+    this.writeQueued(jobs);
+  }
+
+  async findJob(id: string): Promise<JobRecord | undefined> {
+    this.assertUp();
+    return this.jobs.get(id);
+  }
+
+  async clearFailed(ids: readonly string[]): Promise<void> {
+    this.assertUp();
+    for (const id of ids) {
+      const record = this.jobs.get(id);
+      if (record?.state === 'failed') {
+        this.jobs.set(id, { ...record, state: 'queued', error: null, updatedAt: this.now(), finishedAt: null });
+      }
+      const row = this.rows.get(id);
+      if (row) row.failure = undefined;
+    }
   }
 
   async ping(): Promise<void> {
     this.assertUp();
   }
 
-  private match(job: PendingImage): Row | undefined {
-    const row = this.rows.get(job.id);
-    return row?.url === job.url ? row : undefined;
+  private writeQueued(jobs: readonly PendingImage[]): void {
+    const now = this.now();
+    for (const { id, url } of jobs) {
+      const createdAt = this.jobs.get(id)?.createdAt ?? now;
+      this.jobs.set(id, { id, url, state: 'queued', attempts: 0, error: null, output: null, createdAt, updatedAt: now, finishedAt: null });
+    }
+  }
+
+  private end(job: PendingImage, change: Pick<JobRecord, 'state' | 'attempts' | 'error'> & Partial<JobRecord>): void {
+    const now = this.now();
+    const earlier = this.jobs.get(job.id);
+    this.jobs.set(job.id, {
+      output: null,
+      ...earlier,
+      id: job.id,
+      url: job.url,
+      createdAt: earlier?.createdAt ?? now,
+      ...change,
+      updatedAt: now,
+      finishedAt: now,
+    });
   }
 
   private assertUp(): void {

@@ -113,26 +113,24 @@ describe('EmbeddedImagesRepo (PGlite loaded from db/init.sql)', () => {
     assert.deepEqual(await enqueueIds(images, 5), range(1, 5));
   });
 
-  it('marks a row processed only when both id and URL match the job', async () => {
+  it('marks the row with the job id processed, and no row for a task id', async () => {
     // Prepare
     const images = await freshRepo();
 
     // Act
     await images.markProcessed({ id: '5', url: 'https://elsewhere.test/5.jpg' });
     await images.markProcessed({ id: 't-0123456789abcdef', url: seedUrl(6) });
-    await images.markProcessed(seedRow(7));
 
     // Assess
-    assert.equal((await rowState(images, 5))?.processed, false);
+    assert.equal((await rowState(images, 5))?.processed, true);
     assert.equal((await rowState(images, 6))?.processed, false);
-    assert.equal((await rowState(images, 7))?.processed, true);
-    assert.deepEqual((await enqueueIds(images, 10)).slice(0, 7), ['1', '2', '3', '4', '5', '6', '8']);
+    assert.deepEqual((await enqueueIds(images, 10)).slice(0, 5), ['1', '2', '3', '4', '6']);
+    assert.equal((await images.findJob('t-0123456789abcdef'))?.state, 'written');
   });
 
   it('records a failure, skips the failed row when enqueueing, and clears it once processed', async () => {
     // Prepare
     const images = await freshRepo();
-    await images.markFailed({ id: '2', url: 'https://elsewhere.test/2.jpg' }, { code: 'HTTP_404', message: 'not it' });
 
     // Act
     await images.markFailed(seedRow(1), { code: 'HTTP_404', message: 'GET answered 404' });
@@ -144,7 +142,6 @@ describe('EmbeddedImagesRepo (PGlite loaded from db/init.sql)', () => {
     assert.deepEqual(pending, ['2', '3']);
     assert.deepEqual({ code: failed?.error_code, message: failed?.error_message }, { code: 'HTTP_404', message: 'GET answered 404' });
     assert.deepEqual(await rowState(images, 1), { processed: true, enqueued: false, error_code: null, error_message: null });
-    assert.equal((await rowState(images, 2))?.error_code, null);
   });
 
   it('answers ping while open, fails it as DATABASE_UNAVAILABLE once closed, and closes twice safely', async () => {

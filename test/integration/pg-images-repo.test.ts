@@ -46,7 +46,7 @@ describe('PgImagesRepo on a real Postgres', () => {
   });
 
   beforeEach(async () => {
-    await db.query('TRUNCATE images RESTART IDENTITY');
+    await db.query('TRUNCATE images, jobs RESTART IDENTITY');
     await db.query(await initSql());
   });
 
@@ -147,25 +147,22 @@ describe('PgImagesRepo on a real Postgres', () => {
     assert.deepEqual(batches, [[rowOf(3), rowOf(4)]]);
   });
 
-  it('marks a row processed only when both id and URL match', async () => {
+  it('marks the row with the job id processed, whatever URL the job carries', async () => {
     await repo.markProcessed({ id: '7', url: seedUrl(8) });
-    assert.equal((await rowById(7)).processed, false);
 
-    await repo.markProcessed(rowOf(7));
     assert.equal((await rowById(7)).processed, true);
+    assert.equal((await rowById(8)).processed, false);
   });
 
-  it('marks a row failed, with the reason, only when both id and URL match', async () => {
-    await repo.markFailed({ id: '9', url: 'https://elsewhere.test/9.jpg' }, { code: 'NOT_AN_IMAGE', message: 'html' });
-    assert.equal((await rowById(9)).failed_at, null);
+  it('marks the row with the job id failed, with the reason', async () => {
+    await repo.markFailed({ id: '9', url: 'https://elsewhere.test/9.jpg' }, { code: 'NOT_AN_IMAGE', message: 'GET host/9 answered html' });
 
-    await repo.markFailed(rowOf(9), { code: 'NOT_AN_IMAGE', message: 'GET host/9 answered html' });
     const row = await rowById(9);
     assert.ok(row.failed_at instanceof Date);
     assert.deepEqual([row.error_code, row.error_message, row.processed], ['NOT_AN_IMAGE', 'GET host/9 answered html', false]);
   });
 
-  it('matches nothing, without error, for ids that cannot name a row', async () => {
+  it('touches no row, only the job record, for ids that cannot name a row', async () => {
     for (const id of ['t-abc', '042', '0', '-1', '99999999999', '1.0']) {
       await repo.markProcessed({ id, url: seedUrl(42) });
       await repo.markFailed({ id, url: seedUrl(42) }, { code: 'X', message: 'x' });
@@ -173,6 +170,7 @@ describe('PgImagesRepo on a real Postgres', () => {
 
     const touched = await db.query("SELECT id FROM images WHERE processed OR failed_at IS NOT NULL");
     assert.deepEqual(touched, []);
+    assert.equal((await repo.findJob('t-abc'))?.state, 'failed');
   });
 
   it('clears an earlier failure when the row is processed (a replayed dead letter)', async () => {
@@ -182,6 +180,77 @@ describe('PgImagesRepo on a real Postgres', () => {
 
     const row = await rowById(3);
     assert.deepEqual([row.processed, row.failed_at, row.error_code, row.error_message], [true, null, null, null]);
+  });
+
+  it('writes a queued record for every enqueued row, in the enqueue transaction', async () => {
+    await repo.enqueuePending(3, async () => {
+      // Not yet committed: the record appears with the rows' enqueued mark.
+      assert.deepEqual(await db.query('SELECT id FROM jobs'), []);
+    });
+
+    const record = await repo.findJob('2');
+    assert.equal(record?.state, 'queued');
+    assert.equal(record?.url, seedUrl(2));
+    assert.equal(record?.attempts, 0);
+    assert.ok(record?.createdAt);
+  });
+
+  it('writes no record when the publish fails', async () => {
+    await assert.rejects(
+      repo.enqueuePending(3, async () => {
+        throw new Error('refused');
+      }),
+    );
+
+    assert.equal(await repo.findJob('1'), undefined);
+  });
+
+  it('answers a task job through its lifecycle: queued, failed, queued again, written', async () => {
+    const job = { id: 't-lifecycle', url: 'https://images.test/cat.jpg' };
+    await repo.recordQueued([job]);
+    const queued = await repo.findJob(job.id);
+
+    await repo.markFailed(job, { code: 'HTTP_404', message: 'gone' }, 1);
+    const failed = await repo.findJob(job.id);
+    await repo.clearFailed([job.id]);
+    const cleared = await repo.findJob(job.id);
+    await repo.markProcessed(job, { outcome: 'written', key: 't-lifecycle.jpg', location: '/data/t-lifecycle.jpg', attempt: 2 });
+    const written = await repo.findJob(job.id);
+
+    assert.deepEqual([queued?.state, queued?.attempts, queued?.finishedAt], ['queued', 0, null]);
+    assert.deepEqual([failed?.state, failed?.attempts, failed?.error], ['failed', 1, { code: 'HTTP_404', message: 'gone' }]);
+    assert.ok(failed?.finishedAt);
+    assert.deepEqual([cleared?.state, cleared?.error, cleared?.finishedAt], ['queued', null, null]);
+    assert.deepEqual(
+      [written?.state, written?.attempts, written?.error, written?.output],
+      ['written', 2, null, { key: 't-lifecycle.jpg', location: '/data/t-lifecycle.jpg' }],
+    );
+    assert.equal(written?.createdAt, queued?.createdAt);
+  });
+
+  it('clears the failed mark of a row without making it pending again', async () => {
+    await repo.enqueuePending(1, async () => {});
+    await repo.markFailed(rowOf(1), { code: 'HTTP_404', message: 'gone' });
+
+    await repo.clearFailed(['1']);
+
+    const row = await rowById(1);
+    assert.deepEqual([row.failed_at, row.error_code, row.processed], [null, null, false]);
+    assert.ok(row.enqueued_at instanceof Date);
+    assert.equal((await repo.findJob('1'))?.state, 'queued');
+  });
+
+  it('answers a row that ended before job records existed from the row itself', async () => {
+    await db.query('UPDATE images SET processed = true WHERE id = 4');
+    await db.query("UPDATE images SET failed_at = now(), error_code = 'HTTP_404', error_message = 'gone' WHERE id = 5");
+
+    const processed = await repo.findJob('4');
+    const failed = await repo.findJob('5');
+
+    assert.deepEqual([processed?.state, processed?.url, processed?.output], ['written', seedUrl(4), null]);
+    assert.deepEqual([failed?.state, failed?.error], ['failed', { code: 'HTTP_404', message: 'gone' }]);
+    assert.equal(await repo.findJob('6'), undefined, 'a row never enqueued is no job yet');
+    assert.equal(await repo.findJob('nope'), undefined);
   });
 
   it('answers ping', async () => {

@@ -27,7 +27,8 @@ export function httpAppWithFakes(
   const app = buildHttpApp(
     {
       enqueue: { images, publisher },
-      task: { publisher },
+      task: { publisher, jobs: images },
+      jobs: images,
       healthz: {
         dependencies: [
           { name: 'database', check: () => images.ping() },
