@@ -178,3 +178,65 @@ export interface JobContext extends HandlerContext {
   /** True when a transient failure now will be dead-lettered rather than retried. */
   readonly isLastAttempt: boolean;
 }
+
+/** One dead-lettered message, as `dlq list` shows it. */
+export interface DeadLetter {
+  /** The job id (`messageId`), when the message carries one. */
+  readonly id: string | undefined;
+  /** `x-error-code`, or the broker's own reason (`rejected`, `expired`, …) for a message it dead-lettered itself. */
+  readonly code: string;
+  readonly message: string;
+  /** `x-attempts`: deliveries that ran before it was dead-lettered. */
+  readonly attempts: number | undefined;
+}
+
+export interface DeadLetterSummary {
+  /** Messages in the dead-letter queue. */
+  readonly total: number;
+  readonly byCode: Readonly<Record<string, number>>;
+  /** The newest first. */
+  readonly newest: readonly DeadLetter[];
+}
+
+export interface ReplayOptions {
+  /** Only messages with this `x-error-code`. */
+  readonly code?: string | undefined;
+  /** Only the message of this job id. */
+  readonly id?: string | undefined;
+  /** At most this many messages. */
+  readonly limit?: number | undefined;
+  /** Count what would be replayed; change nothing. */
+  readonly dryRun?: boolean | undefined;
+  /** Called as messages are replayed: `done` of `total` matched so far, and the job id just confirmed. */
+  readonly onProgress?: (progress: { readonly done: number; readonly total: number; readonly id: string | undefined }) => void;
+}
+
+export interface ReplaySummary {
+  /** Messages looked at. */
+  readonly examined: number;
+  /** Messages that matched the filters (all of them on a dry run). */
+  readonly matched: number;
+  /** Republished, confirmed and removed from the dead-letter queue. */
+  readonly replayed: number;
+  /** Matched but refused by the broker: left in the dead-letter queue. */
+  readonly failed: number;
+  readonly dryRun: boolean;
+}
+
+/**
+ * The dead-letter queue.
+ *
+ * Contract:
+ * - `list(newest)` counts the messages by error code and describes the newest
+ *   `newest`, leaving every message where it was;
+ * - `replay(options)` republishes matching messages to the main exchange with
+ *   confirms, without the failure headers (`x-attempts`, `x-error-*`,
+ *   `x-death`), so each job gets its full attempts again; it clears the
+ *   failed mark of their jobs before publishing and removes each dead letter
+ *   only after its copy is confirmed: a crash midway leaves at most a
+ *   duplicate, never a loss. Messages that do not match stay where they were.
+ */
+export interface DeadLetterQueue {
+  list(newest: number): Promise<DeadLetterSummary>;
+  replay(options: ReplayOptions): Promise<ReplaySummary>;
+}
