@@ -2,10 +2,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { enqueue, type EnqueueDeps } from '#functions/enqueue.ts';
 import { errorSummary } from '#functions/errors.ts';
 import { healthz, type HealthzDeps } from '#functions/healthz.ts';
-import type { JobsRepo } from '#functions/ports.ts';
+import type { DeadLetterQueue, JobsRepo } from '#functions/ports.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
 import { mapHttpError } from './error-mapping.ts';
+import { dlqRoute } from './dlq-route.ts';
 import { jobsRoute } from './jobs-route.ts';
 import { samplesRoute } from './samples-route.ts';
 import { enqueueSchema, healthzSchema, taskSchema, type EnqueueQuery, type HealthzQuery } from './schemas.ts';
@@ -17,6 +18,8 @@ export interface HttpAppDeps {
   readonly healthz: HealthzDeps;
   /** The job records behind `GET /jobs/:id` (the route exists only when given). */
   readonly jobs?: JobsRepo;
+  /** The dead-letter queue behind `GET /dlq` and `POST /dlq/replay` (routes exist only when given). */
+  readonly deadLetters?: DeadLetterQueue;
   /** Request logs go here (pino); none when absent. */
   readonly logger?: FastifyBaseLogger;
 }
@@ -42,6 +45,8 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.s
  * - `GET /healthz` → readiness: 200 or 503 with `checks` per dependency;
  *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency
  * - `GET /jobs/:id` → the job's record (state, attempts, error, output, timestamps), 404 when unknown
+ * - `GET /dlq?newest=N` → dead letters by error code and the newest N; `POST /dlq/replay`
+ *   `{ code?, id?, limit?, dryRun? }` → the replay's summary
  * - `GET /samples/seed/<seed>/<w>/<h>` → the deterministic sample JPEG
  *
  * @example
@@ -94,6 +99,7 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
   });
 
   if (deps.jobs) app.register(jobsRoute, { jobs: deps.jobs });
+  if (deps.deadLetters) app.register(dlqRoute, { deadLetters: deps.deadLetters });
   app.register(samplesRoute);
   return app;
 }

@@ -3,6 +3,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { errorSummary } from '#functions/errors.ts';
 import type { DependencyCheck } from '#functions/ports.ts';
 import { required, type Config } from '#adapters/config.ts';
+import { AmqpDeadLetters } from '#adapters/amqp/amqp-dead-letters.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
@@ -48,8 +49,11 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     const images = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'api'));
     steps.add('database', () => images.close());
 
-    const publisher = new AmqpPublisher({ url: required(config.rabbitUrl, 'RABBIT_URL', 'api'), config, log, connectionName: 'imgpipe api' });
+    const rabbitUrl = required(config.rabbitUrl, 'RABBIT_URL', 'api');
+    const publisher = new AmqpPublisher({ url: rabbitUrl, config, log, connectionName: 'imgpipe api' });
     steps.add('broker', () => publisher.close());
+    // Opens a connection per call: nothing to close.
+    const deadLetters = new AmqpDeadLetters({ url: rabbitUrl, config, jobs: images, connectionName: 'imgpipe api dlq' });
 
     const dependencies: DependencyCheck[] = [
       { name: 'database', check: () => images.ping() },
@@ -60,6 +64,7 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
       task: { publisher, jobs: images },
       healthz: { dependencies },
       jobs: images,
+      deadLetters,
       logger: log,
     });
     steps.add('http', () => app.close());

@@ -55,6 +55,38 @@ export interface JobParams {
   readonly id: string;
 }
 
+export const dlqListSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { newest: { type: 'integer', minimum: 0, maximum: 1000, default: 10 } },
+  },
+} as const;
+
+export interface DlqListQuery {
+  readonly newest: number;
+}
+
+export const dlqReplaySchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      code: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+      id: { type: 'string', pattern: JOB_ID_PATTERN.source },
+      limit: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      dryRun: { type: 'boolean' },
+    },
+  },
+} as const;
+
+export interface DlqReplayBody {
+  readonly code?: string;
+  readonly id?: string;
+  readonly limit?: number;
+  readonly dryRun?: boolean;
+}
+
 export const healthzSchema = {
   querystring: {
     type: 'object',

@@ -3,7 +3,9 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { AmqpDeadLetters } from '#adapters/amqp/amqp-dead-letters.ts';
 import { assertTopology } from '#adapters/amqp/topology.ts';
+import { buildHttpApp } from '#adapters/http/build-http-app.ts';
 import { MemoryImagesRepo } from '#test/fakes/memory-images-repo.ts';
+import { MemoryPublisher } from '#test/fakes/memory-publisher.ts';
 import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
 import { topologyConfig } from '#test/support/topology-config.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
@@ -156,5 +158,27 @@ describe('AmqpDeadLetters on a real RabbitMQ', () => {
 
     await waitForDepth(config.dlq, 2);
     assert.equal(await depth(config.queue), 0);
+  });
+
+  it('is offered over HTTP: GET /dlq lists, POST /dlq/replay replays, bad filters are a 400', async () => {
+    ['a', 'b', 'c'].forEach((id, index) => deadLetter(id, index === 0 ? 'TIMEOUT' : 'HTTP_404'));
+    await waitForDepth(config.dlq, 3);
+    const publisher = new MemoryPublisher();
+    const app = buildHttpApp({ enqueue: { images: jobs, publisher }, task: { publisher, jobs }, healthz: { dependencies: [] }, deadLetters: dlq });
+    try {
+      const listed = await app.inject({ method: 'GET', url: '/dlq?newest=1' });
+      const replayed = await app.inject({ method: 'POST', url: '/dlq/replay', payload: { code: 'HTTP_404', dryRun: false } });
+      const refused = await app.inject({ method: 'POST', url: '/dlq/replay', payload: { code: 'x y' } });
+
+      assert.equal(listed.statusCode, 200);
+      assert.deepEqual(listed.json().byCode, { TIMEOUT: 1, HTTP_404: 2 });
+      assert.deepEqual(listed.json().newest.map((letter: { id: string }) => letter.id), ['c']);
+      assert.deepEqual(replayed.json(), { examined: 3, matched: 2, replayed: 2, failed: 0, dryRun: false });
+      assert.equal(refused.statusCode, 400);
+      assert.equal(refused.json().field, 'code');
+      assert.equal(await depth(config.queue), 2);
+    } finally {
+      await app.close();
+    }
   });
 });
