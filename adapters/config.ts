@@ -55,6 +55,8 @@ export interface Config {
    */
   readonly picsumFromOwnSamples: boolean;
   readonly logLevel: string;
+  /** The api's key: every route but `/healthz` and `/samples` needs it; unset, the api is open. */
+  readonly apiKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -127,6 +129,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
     },
     picsumFromOwnSamples: isHost && read.optional('PICSUM_URL') === undefined,
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    apiKey: read.optional('API_KEY'),
   } satisfies Config);
 }
 

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       healthz: { dependencies },
       jobs: images.repo,
       logger: log,
-    });
+    }, { apiKey: config.apiKey });
     closers.add('http', () => app.close());
     // Drained before the HTTP server closes (closers run in reverse): running
     // jobs may be downloading from this host's own sample source.

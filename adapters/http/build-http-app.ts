@@ -5,6 +5,7 @@ import { healthz, type HealthzDeps } from '#functions/healthz.ts';
 import type { DeadLetterQueue, JobsRepo } from '#functions/ports.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
+import { apiKeyAuth } from './api-key-auth.ts';
 import { mapHttpError } from './error-mapping.ts';
 import { dlqRoute } from './dlq-route.ts';
 import { jobsRoute } from './jobs-route.ts';
@@ -27,6 +28,8 @@ export interface HttpAppDeps {
 export interface HttpAppOptions {
   /** Largest accepted request body, in bytes (default 16 KiB: a task is well under 3 KiB). */
   readonly bodyLimit?: number;
+  /** `API_KEY`: when set, every route but `/healthz` and `/samples` needs it. */
+  readonly apiKey?: string | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
@@ -83,6 +86,7 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
   );
 
   app.register(httpTracing, { skip: UNTRACED });
+  if (options.apiKey) apiKeyAuth(app, options.apiKey);
 
   app.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) =>
     enqueue({ limit: request.query.limit }, deps.enqueue),

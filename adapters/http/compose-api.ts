@@ -66,7 +66,7 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
       jobs: images,
       deadLetters,
       logger: log,
-    });
+    }, { apiKey: config.apiKey });
     steps.add('http', () => app.close());
 
     // Open both connections now rather than on the first request; an outage

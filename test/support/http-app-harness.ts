@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { PendingImage } from '#functions/ports.ts';
 import { buildHttpApp, type HttpAppOptions } from '#adapters/http/build-http-app.ts';
+import { MemoryDeadLetters } from '#test/fakes/memory-dead-letters.ts';
 import { MemoryImagesRepo } from '#test/fakes/memory-images-repo.ts';
 import { MemoryPublisher } from '#test/fakes/memory-publisher.ts';
 
@@ -8,6 +9,7 @@ export interface HttpAppHarness {
   readonly app: FastifyInstance;
   readonly images: MemoryImagesRepo;
   readonly publisher: MemoryPublisher;
+  readonly deadLetters: MemoryDeadLetters;
 }
 
 /** `count` picsum-style rows with ids 1..count, like the seed of `db/init.sql`. */
@@ -20,25 +22,28 @@ export function seedRows(count: number): PendingImage[] {
 
 /** The HTTP app over in-memory fakes, with `database` and `broker` as its readiness dependencies. */
 export function httpAppWithFakes(
-  options: { rows?: number; publisher?: MemoryPublisher; app?: HttpAppOptions } = {},
+  options: { rows?: number; publisher?: MemoryPublisher; app?: HttpAppOptions; logger?: FastifyBaseLogger } = {},
 ): HttpAppHarness {
   const images = new MemoryImagesRepo(seedRows(options.rows ?? 0));
   const publisher = options.publisher ?? new MemoryPublisher();
+  const deadLetters = new MemoryDeadLetters([], images);
   const app = buildHttpApp(
     {
       enqueue: { images, publisher },
       task: { publisher, jobs: images },
       jobs: images,
+      deadLetters,
       healthz: {
         dependencies: [
           { name: 'database', check: () => images.ping() },
           { name: 'broker', check: () => publisher.ping() },
         ],
       },
+      logger: options.logger,
     },
     options.app,
   );
-  return { app, images, publisher };
+  return { app, images, publisher, deadLetters };
 }
 
 /** A `POST /tasks` body; override what the test is about. */
