@@ -40,6 +40,12 @@ export interface ImageFetcher {
 
 export type PutOutcome = 'written' | 'exists';
 
+/** An output as a store hands it back. */
+export interface StoredObject {
+  readonly data: Uint8Array;
+  readonly contentType: string;
+}
+
 /**
  * Where outputs go. Keys are `<id>.jpg`, already validated by the caller, and
  * every implementation validates them again (`InvalidInputError`) before use.
@@ -51,11 +57,14 @@ export type PutOutcome = 'written' | 'exists';
  *   object or nothing, and when the key is already there it leaves it untouched
  *   and answers `exists` (two concurrent puts of one key: at most one `written`
  *   where the backend can tell, never a partial object);
+ * - `read` answers the whole object as written, or undefined when the key is
+ *   absent (the content type is `image/jpeg` where the backend keeps none);
  * - the store owns its connection and releases it in `close`.
  */
 export interface ImageStore {
   exists(key: string): Promise<boolean>;
   putIfAbsent(key: string, data: Uint8Array, contentType: string): Promise<PutOutcome>;
+  read(key: string): Promise<StoredObject | undefined>;
   /** Where `key` lives, for logs and summaries: a file path or `s3://bucket/key`. */
   locate(key: string): string;
   close(): Promise<void>;

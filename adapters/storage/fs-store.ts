@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TransientError } from '#functions/errors.ts';
-import type { ImageStore, Logger, PutOutcome } from '#functions/ports.ts';
+import type { ImageStore, Logger, PutOutcome, StoredObject } from '#functions/ports.ts';
 import { assertOutputKey } from './output-key.ts';
 
 export interface FsStoreOptions {
@@ -79,6 +79,16 @@ export class FsStore implements ImageStore {
       return 'written';
     } finally {
       await rm(temp, { force: true }).catch(() => {});
+    }
+  }
+
+  async read(key: string): Promise<StoredObject | undefined> {
+    const path = this.locate(key);
+    try {
+      return { data: await readFile(path), contentType: 'image/jpeg' };
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw ioError('read', path, error);
     }
   }
 

@@ -114,6 +114,19 @@ export function describeImageStore(
       assert.ok(outcomes.every((outcome) => outcome === 'written' || outcome === 'exists'));
     });
 
+    it('reads back the whole object it stored, and nothing for a key never written', async () => {
+      const key = aKey();
+      const payload = aPayload(6);
+      await store.putIfAbsent(key, payload, 'image/jpeg');
+
+      const stored = await store.read(key);
+      const missing = await store.read(aKey());
+
+      assert.deepEqual(Buffer.from(stored?.data ?? []), Buffer.from(payload));
+      assert.equal(stored?.contentType, 'image/jpeg');
+      assert.equal(missing, undefined);
+    });
+
     it('names where a key lives', () => {
       const key = aKey();
 
@@ -128,6 +141,7 @@ export function describeImageStore(
 
         await assert.rejects(() => store.exists(key), isInvalidKey);
         await assert.rejects(() => store.putIfAbsent(key, aPayload(5), 'image/jpeg'), isInvalidKey);
+        await assert.rejects(() => store.read(key), isInvalidKey);
       });
     }
   });
