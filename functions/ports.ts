@@ -147,12 +147,40 @@ export interface ImagesRepo {
  * - `findJob` answers the record, or for a table row processed before records
  *   existed, one made from the row; undefined for an unknown id;
  * - `clearFailed` puts failed jobs (and their rows) back to `queued`, keeping
- *   rows out of `enqueuePending`: their message is on its way again.
+ *   rows out of `enqueuePending`: their message is on its way again;
+ * - `summary` counts rows and jobs, and lists the latest failures and outputs.
  */
 export interface JobsRepo {
   recordQueued(jobs: readonly PendingImage[]): Promise<void>;
   findJob(id: string): Promise<JobRecord | undefined>;
   clearFailed(ids: readonly string[]): Promise<void>;
+  summary(options: { readonly failures: number; readonly outputs: number }): Promise<JobsSummary>;
+}
+
+/** What the status page shows from the database. */
+export interface JobsSummary {
+  /** The `images` table: pending = neither processed nor failed (waiting or in flight). */
+  readonly rows: { readonly total: number; readonly processed: number; readonly failed: number; readonly pending: number };
+  /** Job records by state. */
+  readonly jobs: Readonly<Record<JobState, number>>;
+  /** Jobs written or skipped in the last 60 seconds. */
+  readonly endedLastMinute: number;
+  /** The latest failed jobs, newest first. */
+  readonly latestFailures: readonly { readonly id: string; readonly code: string; readonly message: string; readonly at: string | null }[];
+  /** The newest written outputs, newest first. */
+  readonly newestOutputs: readonly { readonly id: string; readonly key: string; readonly at: string | null }[];
+}
+
+/** The broker's side of the status page: messages waiting and dead-lettered. */
+export interface QueueStats {
+  readonly queued: number;
+  readonly deadLettered: number;
+  readonly deadByCode: Readonly<Record<string, number>>;
+}
+
+/** Reads {@link QueueStats}; implementations cache, so a page refresh is not a broker call. */
+export interface QueueMonitor {
+  stats(): Promise<QueueStats>;
 }
 
 /**

@@ -1,13 +1,13 @@
 import type { Channel, ChannelModel, GetMessage, Options } from 'amqplib';
 import type { Config } from '#adapters/config.ts';
-import type { DeadLetter, DeadLetterQueue, DeadLetterSummary, JobsRepo, ReplayOptions, ReplaySummary } from '#functions/ports.ts';
+import type { DeadLetter, DeadLetterQueue, DeadLetterSummary, JobsRepo, QueueStats, ReplayOptions, ReplaySummary } from '#functions/ports.ts';
 import { connectAmqp } from './connect.ts';
 import { ConfirmedChannel } from './confirmed-channel.ts';
 
 export interface AmqpDeadLettersOptions {
   /** `RABBIT_URL`. */
   readonly url: string;
-  readonly config: Pick<Config, 'exchange' | 'routingKey' | 'dlq'>;
+  readonly config: Pick<Config, 'exchange' | 'routingKey' | 'queue' | 'dlq'>;
   /** Whose failed marks a replay clears. */
   readonly jobs: Pick<JobsRepo, 'clearFailed'>;
   readonly connectionName?: string;
@@ -47,25 +47,38 @@ export class AmqpDeadLetters implements DeadLetterQueue {
   }
 
   async list(newest: number): Promise<DeadLetterSummary> {
-    const { dlq } = this.#options.config;
+    return this.#withConnection((connection) => this.#tally(connection, newest));
+  }
+
+  /** The main queue's depth and the dead letters by code, over one connection. */
+  async queueStats(): Promise<QueueStats> {
     return this.#withConnection(async (connection) => {
-      const reader = await connection.createChannel();
-      const { messageCount } = await reader.checkQueue(dlq);
-      const byCode: Record<string, number> = {};
-      const latest: DeadLetter[] = [];
-      let read = 0;
-      for (const message of await takeUpTo(reader, dlq, Math.min(messageCount, this.#options.maxScan ?? 10_000))) {
-        read += 1;
-        const letter = describeDeadLetter(message);
-        byCode[letter.code] = (byCode[letter.code] ?? 0) + 1;
-        latest.push(letter);
-        if (latest.length > newest) latest.shift();
-      }
-      if (messageCount > read) byCode.NOT_READ = messageCount - read;
-      reader.nackAll(true);
-      await reader.close();
-      return { total: Math.max(messageCount, read), byCode, newest: latest.reverse() };
+      const channel = await connection.createChannel();
+      const { messageCount: queued } = await channel.checkQueue(this.#options.config.queue);
+      await channel.close();
+      const dead = await this.#tally(connection, 0);
+      return { queued, deadLettered: dead.total, deadByCode: dead.byCode };
     });
+  }
+
+  async #tally(connection: ChannelModel, newest: number): Promise<DeadLetterSummary> {
+    const { dlq } = this.#options.config;
+    const reader = await connection.createChannel();
+    const { messageCount } = await reader.checkQueue(dlq);
+    const byCode: Record<string, number> = {};
+    const latest: DeadLetter[] = [];
+    let read = 0;
+    for (const message of await takeUpTo(reader, dlq, Math.min(messageCount, this.#options.maxScan ?? 10_000))) {
+      read += 1;
+      const letter = describeDeadLetter(message);
+      byCode[letter.code] = (byCode[letter.code] ?? 0) + 1;
+      latest.push(letter);
+      if (latest.length > newest) latest.shift();
+    }
+    if (messageCount > read) byCode.NOT_READ = messageCount - read;
+    reader.nackAll(true);
+    await reader.close();
+    return { total: Math.max(messageCount, read), byCode, newest: latest.reverse() };
   }
 
   async replay(options: ReplayOptions): Promise<ReplaySummary> {

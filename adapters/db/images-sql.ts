@@ -83,5 +83,26 @@ export const IMAGES_SQL = {
     FROM images
     WHERE id = $2::int AND (processed OR failed_at IS NOT NULL OR enqueued_at IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM jobs WHERE id = $1)`,
+  /** The status page's counts, in one row. */
+  summaryCounts: `
+    SELECT
+      (SELECT count(*) FROM images)::int AS rows_total,
+      (SELECT count(*) FROM images WHERE processed)::int AS rows_processed,
+      (SELECT count(*) FROM images WHERE failed_at IS NOT NULL AND NOT processed)::int AS rows_failed,
+      (SELECT count(*) FROM jobs WHERE state = 'queued')::int AS jobs_queued,
+      (SELECT count(*) FROM jobs WHERE state = 'written')::int AS jobs_written,
+      (SELECT count(*) FROM jobs WHERE state = 'skipped')::int AS jobs_skipped,
+      (SELECT count(*) FROM jobs WHERE state = 'failed')::int AS jobs_failed,
+      (SELECT count(*) FROM jobs
+        WHERE finished_at > now() - interval '1 minute' AND state IN ('written', 'skipped'))::int AS ended_last_minute`,
+  /** `$1` = how many. Newest first, through `jobs_failed_idx`. */
+  latestFailures: `
+    SELECT id, error_code, error_message, finished_at FROM jobs
+    WHERE state = 'failed' ORDER BY updated_at DESC LIMIT $1`,
+  /** `$1` = how many. Newest first. */
+  newestOutputs: `
+    SELECT id, output_key, finished_at FROM jobs
+    WHERE finished_at IS NOT NULL AND state = 'written' AND output_key IS NOT NULL
+    ORDER BY finished_at DESC LIMIT $1`,
   ping: 'SELECT 1',
 } as const;

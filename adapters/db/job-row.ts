@@ -30,7 +30,7 @@ export function toJobRecord(row: JobRow): JobRecord {
   };
 }
 
-function isoOrNull(value: Date | string | null): string | null {
+export function isoOrNull(value: Date | string | null): string | null {
   if (value === null) return null;
   return (value instanceof Date ? value : new Date(value)).toISOString();
 }

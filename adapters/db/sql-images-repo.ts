@@ -1,7 +1,7 @@
 import { redactCredentials, TransientError } from '#functions/errors.ts';
-import type { FailureReason, ImagesRepo, JobOutput, JobRecord, JobsRepo, PendingImage } from '#functions/ports.ts';
+import type { FailureReason, ImagesRepo, JobOutput, JobRecord, JobsRepo, JobsSummary, PendingImage } from '#functions/ports.ts';
 import { IMAGES_SQL } from './images-sql.ts';
-import { toJobRecord, type JobRow } from './job-row.ts';
+import { isoOrNull, toJobRecord, type JobRow } from './job-row.ts';
 
 /** The least a Postgres connection must offer: a parameterised query that returns rows. */
 export interface SqlQueryable {
@@ -78,6 +78,27 @@ export class SqlImagesRepo implements ImagesRepo, JobsRepo {
     if (ids.length === 0) return;
     const rowIds = ids.map(rowId).filter((value) => value !== undefined);
     await this.run(IMAGES_SQL.clearFailed, [ids, rowIds]);
+  }
+
+  async summary(options: { failures: number; outputs: number }): Promise<JobsSummary> {
+    const [[counts], failures, outputs] = await Promise.all([
+      this.select<Record<string, number>>(IMAGES_SQL.summaryCounts, []),
+      this.select<{ id: string; error_code: string | null; error_message: string | null; finished_at: Date | null }>(IMAGES_SQL.latestFailures, [options.failures]),
+      this.select<{ id: string; output_key: string; finished_at: Date | null }>(IMAGES_SQL.newestOutputs, [options.outputs]),
+    ]);
+    const count = (name: string) => Number(counts?.[name] ?? 0);
+    return {
+      rows: {
+        total: count('rows_total'),
+        processed: count('rows_processed'),
+        failed: count('rows_failed'),
+        pending: count('rows_total') - count('rows_processed') - count('rows_failed'),
+      },
+      jobs: { queued: count('jobs_queued'), written: count('jobs_written'), skipped: count('jobs_skipped'), failed: count('jobs_failed') },
+      endedLastMinute: count('ended_last_minute'),
+      latestFailures: failures.map((row) => ({ id: row.id, code: row.error_code ?? 'UNKNOWN', message: row.error_message ?? '', at: isoOrNull(row.finished_at) })),
+      newestOutputs: outputs.map((row) => ({ id: row.id, key: row.output_key, at: isoOrNull(row.finished_at) })),
+    };
   }
 
   async ping(): Promise<void> {

@@ -91,6 +91,7 @@ async function main(): Promise<void> {
       task: { publisher, jobs: images.repo },
       healthz: { dependencies },
       jobs: images.repo,
+      thumbnails: store,
       logger: log,
     }, { apiKey: config.apiKey });
     closers.add('http', () => app.close());

@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { enqueue, type EnqueueDeps } from '#functions/enqueue.ts';
 import { errorSummary } from '#functions/errors.ts';
 import { healthz, type HealthzDeps } from '#functions/healthz.ts';
-import type { DeadLetterQueue, JobsRepo } from '#functions/ports.ts';
+import type { DeadLetterQueue, ImageStore, JobsRepo, QueueMonitor } from '#functions/ports.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
 import { apiKeyAuth } from './api-key-auth.ts';
@@ -10,6 +10,7 @@ import { mapHttpError } from './error-mapping.ts';
 import { dlqRoute } from './dlq-route.ts';
 import { jobsRoute } from './jobs-route.ts';
 import { samplesRoute } from './samples-route.ts';
+import { statusRoute } from './status-route.ts';
 import { enqueueSchema, healthzSchema, taskSchema, type EnqueueQuery, type HealthzQuery } from './schemas.ts';
 
 /** The ports each handler needs, built once by the entry point; never config or env. */
@@ -17,8 +18,12 @@ export interface HttpAppDeps {
   readonly enqueue: EnqueueDeps;
   readonly task: TaskDeps;
   readonly healthz: HealthzDeps;
-  /** The job records behind `GET /jobs/:id` (the route exists only when given). */
+  /** The job records behind `GET /jobs/:id` and the status page (the routes exist only when given). */
   readonly jobs?: JobsRepo;
+  /** The queue depths on the status page; without it the page says there is no broker. */
+  readonly queueMonitor?: QueueMonitor;
+  /** Where `GET /thumbnails/<id>.jpg` reads from (the route exists only when given). */
+  readonly thumbnails?: Pick<ImageStore, 'read'>;
   /** The dead-letter queue behind `GET /dlq` and `POST /dlq/replay` (routes exist only when given). */
   readonly deadLetters?: DeadLetterQueue;
   /** Request logs go here (pino); none when absent. */
@@ -47,6 +52,8 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.s
  * - `POST /tasks` `{ url, ops?, id? }` → 202 `{ id }`
  * - `GET /healthz` → readiness: 200 or 503 with `checks` per dependency;
  *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency
+ * - `GET /` → the status page (HTML); `GET /status` → the same as JSON;
+ *   `GET /thumbnails/<id>.jpg` → a job's thumbnail
  * - `GET /jobs/:id` → the job's record (state, attempts, error, output, timestamps), 404 when unknown
  * - `GET /dlq?newest=N` → dead letters by error code and the newest N; `POST /dlq/replay`
  *   `{ code?, id?, limit?, dryRun? }` → the replay's summary
@@ -102,7 +109,10 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
     return reply.code(report.ok ? 200 : 503).send(report);
   });
 
-  if (deps.jobs) app.register(jobsRoute, { jobs: deps.jobs });
+  if (deps.jobs) {
+    app.register(jobsRoute, { jobs: deps.jobs });
+    app.register(statusRoute, { jobs: deps.jobs, queue: deps.queueMonitor, clock: { now: () => Date.now() }, thumbnails: deps.thumbnails });
+  }
   if (deps.deadLetters) app.register(dlqRoute, { deadLetters: deps.deadLetters });
   app.register(samplesRoute);
   return app;

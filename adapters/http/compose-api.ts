@@ -5,6 +5,9 @@ import type { DependencyCheck } from '#functions/ports.ts';
 import { required, type Config } from '#adapters/config.ts';
 import { AmqpDeadLetters } from '#adapters/amqp/amqp-dead-letters.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
+import { CachedQueueMonitor } from '#adapters/amqp/cached-queue-monitor.ts';
+import { makeStore } from '#adapters/storage/make-store.ts';
+import { StoreOnFirstRead } from '#adapters/storage/store-on-first-read.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
 import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
@@ -25,8 +28,9 @@ export interface ComposedApi {
 
 /**
  * The composition root shared by the API's server and Lambda entries:
- * telemetry first, then the Postgres repo and the RabbitMQ publisher, then
- * the HTTP app over them. Neither connection is opened here: both open on
+ * telemetry first, then the Postgres repo, the RabbitMQ publisher, the
+ * dead-letter queue and its cached depths, the store the thumbnails are read
+ * from (opened on first read), then the HTTP app over them. Neither connection is opened here: both open on
  * first use and reopen after an outage, so the API starts while Postgres or
  * RabbitMQ is down; readiness (`GET /healthz`) says which, and requests that
  * need it answer 503 until it is back.
@@ -54,6 +58,10 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     steps.add('broker', () => publisher.close());
     // Opens a connection per call: nothing to close.
     const deadLetters = new AmqpDeadLetters({ url: rabbitUrl, config, jobs: images, connectionName: 'imgpipe api dlq' });
+    const queueMonitor = new CachedQueueMonitor(() => deadLetters.queueStats());
+
+    const thumbnails = new StoreOnFirstRead(() => makeStore(config, log));
+    steps.add('store', () => thumbnails.close());
 
     const dependencies: DependencyCheck[] = [
       { name: 'database', check: () => images.ping() },
@@ -65,6 +73,8 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
       healthz: { dependencies },
       jobs: images,
       deadLetters,
+      queueMonitor,
+      thumbnails,
       logger: log,
     }, { apiKey: config.apiKey });
     steps.add('http', () => app.close());

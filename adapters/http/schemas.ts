@@ -87,6 +87,19 @@ export interface DlqReplayBody {
   readonly dryRun?: boolean;
 }
 
+export const thumbnailSchema = {
+  params: {
+    type: 'object',
+    required: ['file'],
+    properties: { file: { type: 'string', pattern: `^${JOB_ID_PATTERN.source.slice(1, -1)}\\.jpg$` } },
+  },
+} as const;
+
+export interface ThumbnailParams {
+  /** `<id>.jpg` */
+  readonly file: string;
+}
+
 export const healthzSchema = {
   querystring: {
     type: 'object',

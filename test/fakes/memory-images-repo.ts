@@ -1,5 +1,5 @@
 import { TransientError } from '#functions/errors.ts';
-import type { FailureReason, ImagesRepo, JobOutput, JobRecord, JobsRepo, PendingImage } from '#functions/ports.ts';
+import type { FailureReason, ImagesRepo, JobOutput, JobRecord, JobsRepo, JobsSummary, PendingImage } from '#functions/ports.ts';
 
 interface Row {
   id: string;
@@ -78,6 +78,31 @@ export class MemoryImagesRepo implements ImagesRepo, JobsRepo {
       const row = this.rows.get(id);
       if (row) row.failure = undefined;
     }
+  }
+
+  async summary(options: { failures: number; outputs: number }): Promise<JobsSummary> {
+    this.assertUp();
+    const rows = [...this.rows.values()];
+    const records = [...this.jobs.values()];
+    const processed = rows.filter((row) => row.processed).length;
+    const failed = rows.filter((row) => row.failure && !row.processed).length;
+    const inState = (state: JobRecord['state']) => records.filter((record) => record.state === state);
+    const newestFirst = (a: JobRecord, b: JobRecord) => String(b.finishedAt).localeCompare(String(a.finishedAt));
+    const minuteAgo = new Date(Date.parse(this.now()) - 60_000).toISOString();
+    return {
+      rows: { total: rows.length, processed, failed, pending: rows.length - processed - failed },
+      jobs: { queued: inState('queued').length, written: inState('written').length, skipped: inState('skipped').length, failed: inState('failed').length },
+      endedLastMinute: [...inState('written'), ...inState('skipped')].filter((record) => String(record.finishedAt) > minuteAgo).length,
+      latestFailures: inState('failed')
+        .sort(newestFirst)
+        .slice(0, options.failures)
+        .map((record) => ({ id: record.id, code: record.error?.code ?? 'UNKNOWN', message: record.error?.message ?? '', at: record.finishedAt })),
+      newestOutputs: inState('written')
+        .filter((record) => record.output)
+        .sort(newestFirst)
+        .slice(0, options.outputs)
+        .map((record) => ({ id: record.id, key: record.output!.key, at: record.finishedAt })),
+    };
   }
 
   async ping(): Promise<void> {

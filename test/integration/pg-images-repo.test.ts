@@ -253,6 +253,23 @@ describe('PgImagesRepo on a real Postgres', () => {
     assert.equal(await repo.findJob('nope'), undefined);
   });
 
+  it('summarises rows and jobs for the status page, newest first', async () => {
+    await repo.enqueuePending(5, async () => {});
+    await repo.markProcessed(rowOf(1), { outcome: 'written', key: '1.jpg', location: '/d/1.jpg', attempt: 1 });
+    await repo.markProcessed(rowOf(2), { outcome: 'skipped', key: '2.jpg', location: '/d/2.jpg', attempt: 1 });
+    await repo.markProcessed(rowOf(3), { outcome: 'written', key: '3.jpg', location: '/d/3.jpg', attempt: 1 });
+    await repo.markFailed(rowOf(4), { code: 'HTTP_404', message: 'gone' }, 1);
+    await db.query("UPDATE jobs SET finished_at = now() - interval '2 minutes' WHERE id = '1'");
+
+    const summary = await repo.summary({ failures: 5, outputs: 5 });
+
+    assert.deepEqual(summary.rows, { total: 300, processed: 3, failed: 1, pending: 296 });
+    assert.deepEqual(summary.jobs, { queued: 1, written: 2, skipped: 1, failed: 1 });
+    assert.equal(summary.endedLastMinute, 2);
+    assert.deepEqual(summary.latestFailures.map((failure) => [failure.id, failure.code, failure.message]), [['4', 'HTTP_404', 'gone']]);
+    assert.deepEqual(summary.newestOutputs.map((output) => [output.id, output.key]), [['3', '3.jpg'], ['1', '1.jpg']]);
+  });
+
   it('answers ping', async () => {
     await repo.ping();
   });
