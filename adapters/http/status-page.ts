@@ -80,7 +80,7 @@ h2 { font-size: 15px; margin: 0 0 8px; color: var(--muted); text-transform: uppe
 header p, .quiet, .note, .label { color: var(--muted); }
 header p { margin: 0; font-size: 13px; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 14px 16px; margin: 14px 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; background: none; border: 0; padding: 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(118px, 1fr)); gap: 10px; background: none; border: 0; padding: 0; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 12px 14px; display: flex; flex-direction: column; }
 .value { font-size: 26px; font-weight: 650; font-variant-numeric: tabular-nums; }
 .label { font-size: 13px; }
