@@ -6,6 +6,7 @@ import type { DeadLetterQueue, ImageStore, JobsRepo, QueueMonitor } from '#funct
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
 import { apiKeyAuth } from './api-key-auth.ts';
+import type { ApiMetrics } from './api-metrics.ts';
 import { mapHttpError } from './error-mapping.ts';
 import { dlqRoute } from './dlq-route.ts';
 import { jobsRoute } from './jobs-route.ts';
@@ -26,6 +27,8 @@ export interface HttpAppDeps {
   readonly thumbnails?: Pick<ImageStore, 'read'>;
   /** The dead-letter queue behind `GET /dlq` and `POST /dlq/replay` (routes exist only when given). */
   readonly deadLetters?: DeadLetterQueue;
+  /** Request counts, enqueue batch sizes and `GET /metrics` (none when absent). */
+  readonly metrics?: ApiMetrics;
   /** Request logs go here (pino); none when absent. */
   readonly logger?: FastifyBaseLogger;
 }
@@ -40,7 +43,7 @@ export interface HttpAppOptions {
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
 
 // Probes and the sample source are hit constantly and would bury the traces that matter.
-const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.startsWith('/samples/') === true;
+const UNTRACED = (route: string | undefined) => route === '/healthz' || route === '/metrics' || route?.startsWith('/samples/') === true;
 
 /**
  * The HTTP adapter: translates requests into handler calls and handler
@@ -57,6 +60,7 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.s
  * - `GET /jobs/:id` → the job's record (state, attempts, error, output, timestamps), 404 when unknown
  * - `GET /dlq?newest=N` → dead letters by error code and the newest N; `POST /dlq/replay`
  *   `{ code?, id?, limit?, dryRun? }` → the replay's summary
+ * - `GET /metrics` → Prometheus text (when given `metrics`)
  * - `GET /samples/seed/<seed>/<w>/<h>` → the deterministic sample JPEG
  *
  * @example
@@ -95,9 +99,19 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
   app.register(httpTracing, { skip: UNTRACED });
   if (options.apiKey) apiKeyAuth(app, options.apiKey);
 
-  app.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) =>
-    enqueue({ limit: request.query.limit }, deps.enqueue),
-  );
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.recordRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    });
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  }
+
+  app.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) => {
+    const result = await enqueue({ limit: request.query.limit }, deps.enqueue);
+    metrics?.recordEnqueue(result.enqueued);
+    return result;
+  });
 
   app.post('/tasks', { schema: taskSchema }, async (request, reply) => {
     const accepted = await task(request.body, deps.task);

@@ -11,6 +11,7 @@ import { StoreOnFirstRead } from '#adapters/storage/store-on-first-read.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
 import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
+import { ApiMetrics } from './api-metrics.ts';
 import { buildHttpApp } from './build-http-app.ts';
 
 export interface ComposedApi {
@@ -54,11 +55,13 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     steps.add('database', () => images.close());
 
     const rabbitUrl = required(config.rabbitUrl, 'RABBIT_URL', 'api');
-    const publisher = new AmqpPublisher({ url: rabbitUrl, config, log, connectionName: 'imgpipe api' });
-    steps.add('broker', () => publisher.close());
+    const amqpPublisher = new AmqpPublisher({ url: rabbitUrl, config, log, connectionName: 'imgpipe api' });
+    steps.add('broker', () => amqpPublisher.close());
     // Opens a connection per call: nothing to close.
     const deadLetters = new AmqpDeadLetters({ url: rabbitUrl, config, jobs: images, connectionName: 'imgpipe api dlq' });
     const queueMonitor = new CachedQueueMonitor(() => deadLetters.queueStats());
+    const metrics = new ApiMetrics({ queueMonitor, queues: config });
+    const publisher = metrics.countPublished(amqpPublisher);
 
     const thumbnails = new StoreOnFirstRead(() => makeStore(config, log));
     steps.add('store', () => thumbnails.close());
@@ -75,6 +78,7 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
       deadLetters,
       queueMonitor,
       thumbnails,
+      metrics,
       logger: log,
     }, { apiKey: config.apiKey });
     steps.add('http', () => app.close());

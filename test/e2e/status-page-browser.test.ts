@@ -9,6 +9,7 @@ import { launchChromium, type HeadlessChromium } from '#test/support/headless-ch
 import { startImageSource, type ImageSource } from '#test/support/image-source.ts';
 import { startNodeProcess, type RunningProcess } from '#test/support/node-process.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/pg-database.ts';
+import { parsePrometheusText, valueOf } from '#test/support/prometheus-text.ts';
 import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
 
@@ -112,6 +113,17 @@ describe('the status page in headless Chromium, after a run through dist/http.mj
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
     assert.ok((await readdir(ARTIFACTS)).includes('status-page.png'));
+  });
+
+  it('counts the run at GET /metrics', async () => {
+    const response = await fetch(`${apiUrl}/metrics`, { headers: authorization });
+    const samples = parsePrometheusText(await response.text());
+
+    assert.equal(valueOf(samples, 'imgpipe_jobs_published_total'), ROWS + 2);
+    assert.equal(valueOf(samples, 'imgpipe_enqueue_batch_size_sum'), ROWS);
+    assert.equal(valueOf(samples, 'imgpipe_http_requests_total', { method: 'POST', route: '/tasks', status: '202' }), 2);
+    assert.equal(valueOf(samples, 'imgpipe_queue_messages', { queue: 'images.q' }), 0);
+    assert.equal(valueOf(samples, 'imgpipe_queue_messages', { queue: 'images.dlx.q' }), 2);
   });
 
   it('fits a phone screen without sideways scrolling', async () => {
