@@ -8,6 +8,7 @@ import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
 import { apiKeyAuth } from './api-key-auth.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 import { mapHttpError } from './error-mapping.ts';
+import { registerOpenApi } from './openapi.ts';
 import { dlqRoute } from './dlq-route.ts';
 import { jobsRoute } from './jobs-route.ts';
 import { samplesRoute } from './samples-route.ts';
@@ -61,6 +62,7 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route ==
  * - `GET /dlq?newest=N` → dead letters by error code and the newest N; `POST /dlq/replay`
  *   `{ code?, id?, limit?, dryRun? }` → the replay's summary
  * - `GET /metrics` → Prometheus text (when given `metrics`)
+ * - `GET /openapi.json` → this api as OpenAPI 3.0; `GET /docs` → Swagger UI
  * - `GET /samples/seed/<seed>/<w>/<h>` → the deterministic sample JPEG
  *
  * @example
@@ -104,23 +106,30 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
     app.addHook('onResponse', async (request, reply) => {
       metrics.recordRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
     });
-    app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   }
+  // Before the routes, so that it sees them all.
+  registerOpenApi(app);
 
-  app.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) => {
-    const result = await enqueue({ limit: request.query.limit }, deps.enqueue);
-    metrics?.recordEnqueue(result.enqueued);
-    return result;
-  });
+  app.register(async (routes) => {
+    if (metrics) {
+      routes.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    }
 
-  app.post('/tasks', { schema: taskSchema }, async (request, reply) => {
-    const accepted = await task(request.body, deps.task);
-    return reply.code(202).send(accepted);
-  });
+    routes.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) => {
+      const result = await enqueue({ limit: request.query.limit }, deps.enqueue);
+      metrics?.recordEnqueue(result.enqueued);
+      return result;
+    });
 
-  app.get<{ Querystring: HealthzQuery }>('/healthz', { schema: healthzSchema }, async (request, reply) => {
-    const report = await healthz({ probe: request.query.probe }, deps.healthz);
-    return reply.code(report.ok ? 200 : 503).send(report);
+    routes.post('/tasks', { schema: taskSchema }, async (request, reply) => {
+      const accepted = await task(request.body, deps.task);
+      return reply.code(202).send(accepted);
+    });
+
+    routes.get<{ Querystring: HealthzQuery }>('/healthz', { schema: healthzSchema }, async (request, reply) => {
+      const report = await healthz({ probe: request.query.probe }, deps.healthz);
+      return reply.code(report.ok ? 200 : 503).send(report);
+    });
   });
 
   if (deps.jobs) {

@@ -126,6 +126,16 @@ describe('the status page in headless Chromium, after a run through dist/http.mj
     assert.equal(valueOf(samples, 'imgpipe_queue_messages', { queue: 'images.dlx.q' }), 2);
   });
 
+  it('serves /openapi.json and the Swagger UI with its assets from the bundle', async () => {
+    const document = await fetch(`${apiUrl}/openapi.json`, { headers: authorization });
+    const docs = await fetch(`${apiUrl}/docs/`, { headers: authorization });
+    const asset = await fetch(`${apiUrl}/docs/static/swagger-ui.css`, { headers: authorization });
+
+    assert.equal(((await document.json()) as { openapi: string }).openapi, '3.0.3');
+    assert.deepEqual([docs.status, asset.status], [200, 200]);
+    assert.match(await docs.text(), /swagger-ui/);
+  });
+
   it('fits a phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${apiUrl}/`);

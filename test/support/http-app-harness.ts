@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { PendingImage, QueueMonitor } from '#functions/ports.ts';
+import type { ApiMetrics } from '#adapters/http/api-metrics.ts';
 import { buildHttpApp, type HttpAppOptions } from '#adapters/http/build-http-app.ts';
 import { MemoryDeadLetters } from '#test/fakes/memory-dead-letters.ts';
 import { MemoryImagesRepo } from '#test/fakes/memory-images-repo.ts';
@@ -24,7 +25,14 @@ export function seedRows(count: number): PendingImage[] {
 
 /** The HTTP app over in-memory fakes, with `database` and `broker` as its readiness dependencies. */
 export function httpAppWithFakes(
-  options: { rows?: number; publisher?: MemoryPublisher; app?: HttpAppOptions; logger?: FastifyBaseLogger; queueMonitor?: QueueMonitor } = {},
+  options: {
+    rows?: number;
+    publisher?: MemoryPublisher;
+    app?: HttpAppOptions;
+    logger?: FastifyBaseLogger;
+    queueMonitor?: QueueMonitor;
+    metrics?: ApiMetrics;
+  } = {},
 ): HttpAppHarness {
   const images = new MemoryImagesRepo(seedRows(options.rows ?? 0));
   const publisher = options.publisher ?? new MemoryPublisher();
@@ -38,6 +46,7 @@ export function httpAppWithFakes(
       deadLetters,
       thumbnails: store,
       queueMonitor: options.queueMonitor,
+      metrics: options.metrics,
       healthz: {
         dependencies: [
           { name: 'database', check: () => images.ping() },

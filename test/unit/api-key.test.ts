@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { InjectOptions } from 'fastify';
+import { ApiMetrics } from '#adapters/http/api-metrics.ts';
 import { REDACTED_PATHS } from '#adapters/logger.ts';
 import { httpAppWithFakes, taskBody, type HttpAppHarness } from '#test/support/http-app-harness.ts';
 
@@ -59,6 +60,21 @@ describe('API_KEY', () => {
       }
     });
   }
+
+  it('guards every route the OpenAPI document lists, except the open ones', async () => {
+    harness = httpAppWithFakes({ rows: 1, app: { apiKey: KEY }, metrics: new ApiMetrics() });
+    const document = (await send({ method: 'GET', url: '/openapi.json' }, bearer(KEY))).json<{ paths: Record<string, Record<string, unknown>> }>();
+    const routes = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => [method.toUpperCase(), path] as const));
+
+    assert.ok(routes.length >= 12, `${routes.length} routes`);
+    for (const [method, path] of routes) {
+      const url = path.replace('{file}', '1.jpg').replace(/\{[a-z]+\}/g, '1');
+      const response = await send({ method: method as 'GET' | 'POST', url });
+      const open = path === '/healthz' || path.startsWith('/samples/');
+      assert.equal(response.statusCode === 401, !open, `${method} ${url} answered ${response.statusCode}`);
+    }
+    assert.equal((await send({ method: 'GET', url: '/docs/' })).statusCode, 401, 'the docs too');
+  });
 
   it('leaves /healthz and the sample images open', async () => {
     harness = httpAppWithFakes({ app: { apiKey: KEY } });
