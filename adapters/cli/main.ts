@@ -10,15 +10,18 @@
 import { parseArgs } from 'node:util';
 import { errorSummary } from '#functions/errors.ts';
 import { ApiClient } from './api-client.ts';
-import { enqueueCommand, formatJob, jobCommand, taskCommand } from './api-commands.ts';
+import { enqueueCommand, formatJob, formatStatus, jobCommand, statusCommand, taskCommand } from './api-commands.ts';
 import { CliError } from './cli-error.ts';
 import { dlqList, dlqReplay, formatDeadLetters, formatReplay } from './dlq-commands.ts';
 
 const USAGE = `usage: imgpipe <command> [options] [--json]
 
-  enqueue [--limit N]                  publish up to N pending rows (default 200)
-  task <url> [--op OP]... [--id ID]    publish one task; prints its id
-  job <id>                             a job's state, attempts, output or error
+  enqueue [--limit N] [--wait]         publish up to N pending rows (default 200);
+                                       --wait shows their progress until they end
+  task <url> [--op OP]... [--id ID] [--wait]
+                                       publish one task; prints its id (--wait: its record once ended)
+  job <id> [--wait]                    a job's state, attempts, output or error
+  status                               rows, jobs, queue, throughput, latest failures
   dlq list [--newest N]                dead letters by error code, and the newest N (default 10)
   dlq replay [--code C] [--id ID] [--limit N] [--dry-run]
                                        send dead letters back to the queue
@@ -35,6 +38,7 @@ const OPTIONS = {
   id: { type: 'string' },
   code: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  wait: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -57,19 +61,30 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
 
   switch (command) {
     case 'enqueue': {
-      const result = await enqueueCommand(api, positiveInt(values.limit, '--limit'));
-      print(result, `enqueued ${result.enqueued}`);
-      return 0;
+      const result = await enqueueCommand(api, positiveInt(values.limit, '--limit'), values.wait === true);
+      const ended = result.processed === undefined ? '' : `; ${result.processed} processed, ${result.failed} failed`;
+      print(result, `enqueued ${result.enqueued}${ended}`);
+      return result.failed ? 1 : 0;
     }
     case 'task': {
       const url = single(rest, '<url>');
-      const result = await taskCommand(api, url, values.op, values.id);
-      print(result, result.id);
-      return 0;
+      const { id } = await taskCommand(api, url, values.op, values.id);
+      if (!values.wait) {
+        print({ id }, id);
+        return 0;
+      }
+      const job = await jobCommand(api, id, true);
+      print(job, formatJob(job));
+      return job.state === 'failed' ? 1 : 0;
     }
     case 'job': {
-      const job = await jobCommand(api, single(rest, '<id>'));
+      const job = await jobCommand(api, single(rest, '<id>'), values.wait === true);
       print(job, formatJob(job));
+      return 0;
+    }
+    case 'status': {
+      const status = await statusCommand(api);
+      print(status, formatStatus(status));
       return 0;
     }
     case 'dlq': {
