@@ -244,8 +244,12 @@ export interface ReplayOptions {
   readonly limit?: number | undefined;
   /** Count what would be replayed; change nothing. */
   readonly dryRun?: boolean | undefined;
-  /** Called as messages are replayed: `done` of `total` matched so far, and the job id just confirmed. */
-  readonly onProgress?: (progress: { readonly done: number; readonly total: number; readonly id: string | undefined }) => void;
+  /**
+   * Called as dead letters are handled: `handled` of `total` (the messages this
+   * replay will look at) are left in place or replayed; `replayed` counts the
+   * copies confirmed so far, and is reported before their dead letters are removed.
+   */
+  readonly onProgress?: (progress: { readonly handled: number; readonly total: number; readonly replayed: number }) => void;
 }
 
 export interface ReplaySummary {

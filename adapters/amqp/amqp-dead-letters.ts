@@ -92,6 +92,11 @@ export class AmqpDeadLetters implements DeadLetterQueue {
       const filtered = options.code !== undefined || options.id !== undefined;
       const total = filtered ? messageCount : Math.min(messageCount, limit);
       const counts = { examined: 0, matched: 0, replayed: 0, failed: 0 };
+      let handled = 0;
+      const handle = () => {
+        handled += 1;
+        options.onProgress?.({ handled, total, replayed: counts.replayed });
+      };
 
       const replayBatch = async (batch: GetMessage[]) => {
         if (batch.length === 0) return;
@@ -103,10 +108,11 @@ export class AmqpDeadLetters implements DeadLetterQueue {
             } catch {
               counts.failed += 1;
               reader.nack(message, false, true);
+              handle();
               return;
             }
             counts.replayed += 1;
-            options.onProgress?.({ done: counts.replayed, total, id: jobIdOf(message) });
+            handle();
             reader.ack(message);
           }),
         );
@@ -118,9 +124,12 @@ export class AmqpDeadLetters implements DeadLetterQueue {
         const message = await reader.get(config.dlq, { noAck: false });
         if (message === false) break;
         counts.examined += 1;
-        if (!matches(message, options)) continue;
-        counts.matched += 1;
-        if (options.dryRun) continue;
+        const replaying = matches(message, options) && counts.matched < limit;
+        if (replaying) counts.matched += 1;
+        if (!replaying || options.dryRun) {
+          handle();
+          continue;
+        }
         batch.push(message);
         if (batch.length >= batchSize) {
           await replayBatch(batch);

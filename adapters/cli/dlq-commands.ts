@@ -30,17 +30,17 @@ export async function dlqList(env: Env, newest: number): Promise<DeadLetterSumma
 
 export async function dlqReplay(env: Env, options: Omit<ReplayOptions, 'onProgress'>): Promise<ReplaySummary> {
   const crashAfter = Number(env[CRASH_HOOK] ?? 0);
-  const progress = makeProgress('replayed');
+  const progress = makeProgress('dead letters handled');
   let started = false;
   try {
     return await withDeadLetters(env, (dlq) =>
       dlq.replay({
         ...options,
-        onProgress: ({ done, total }) => {
+        onProgress: ({ handled, total, replayed }) => {
           if (!started) progress.start(total);
           started = true;
-          progress.update(done);
-          if (crashAfter > 0 && done >= crashAfter) process.kill(process.pid, 'SIGKILL');
+          progress.update(handled);
+          if (crashAfter > 0 && replayed >= crashAfter) process.kill(process.pid, 'SIGKILL');
         },
       }),
     );

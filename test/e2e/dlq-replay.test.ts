@@ -98,7 +98,7 @@ describe('imgpipe dlq replay, killed midway, then run again', () => {
     const run = await runCli(['dlq', 'replay'], { ...env, IMGPIPE_TEST_CRASH_AFTER_CONFIRMS: String(CRASH_AFTER) });
 
     assert.equal(run.signal, 'SIGKILL', `the replayer was killed midway: ${run.stderr}`);
-    assert.match(run.stderr, /^progress \d+\/50 \(\d+%\) replayed$/m, 'progress lines without a terminal');
+    assert.match(run.stderr, /^progress \d+\/50 \(\d+%\) dead letters handled$/m, 'progress lines without a terminal');
     // The broker hands the killed reader's unacked dead letters back once it has closed its connection.
     await waitUntil('the broker to close the killed connection', async () => (await countVhostConnections(vhost.name)) === 1, 30_000, 200);
     const [dead, queued] = [await depth(config.dlq), await depth(config.queue)];
@@ -115,6 +115,7 @@ describe('imgpipe dlq replay, killed midway, then run again', () => {
 
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), { examined: left, matched: left, replayed: left, failed: 0, dryRun: false });
+    assert.match(run.stderr, new RegExp(`^progress ${left}/${left} \\(100%\\) dead letters handled$`, 'm'));
     assert.equal(await depth(config.dlq), 0);
     const [states] = await database.query<{ failed: number }>(`SELECT count(*) FILTER (WHERE state = 'failed')::int AS failed FROM jobs`);
     assert.equal(states?.failed, 0, 'every failed mark is cleared');

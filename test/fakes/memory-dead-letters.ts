@@ -22,7 +22,7 @@ export class MemoryDeadLetters implements DeadLetterQueue {
       for (const letter of matching) {
         this.letters.splice(this.letters.indexOf(letter), 1);
         this.replayed.push(letter);
-        options.onProgress?.({ done: this.replayed.length, total: matching.length, id: letter.id });
+        options.onProgress?.({ handled: this.replayed.length, total: matching.length, replayed: this.replayed.length });
       }
     }
     return { examined, matched: matching.length, replayed: options.dryRun ? 0 : matching.length, failed: 0, dryRun: options.dryRun === true };

@@ -107,7 +107,7 @@ describe('AmqpDeadLetters on a real RabbitMQ', () => {
     await waitForDepth(config.dlq, 10);
     const progress: number[] = [];
 
-    const summary = await dlq.replay({ onProgress: ({ done }) => progress.push(done) });
+    const summary = await dlq.replay({ onProgress: ({ replayed }) => progress.push(replayed) });
 
     assert.deepEqual(summary, { examined: 10, matched: 10, replayed: 10, failed: 0, dryRun: false });
     assert.deepEqual(progress, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -126,10 +126,12 @@ describe('AmqpDeadLetters on a real RabbitMQ', () => {
     ['a', 'b', 'c', 'd', 'e', 'f'].forEach((id, index) => deadLetter(id, index < 4 ? 'TIMEOUT' : 'HTTP_404'));
     await waitForDepth(config.dlq, 6);
 
-    const byCode = await dlq.replay({ code: 'TIMEOUT', limit: 3 });
+    const handled: number[] = [];
+    const byCode = await dlq.replay({ code: 'TIMEOUT', limit: 3, onProgress: (progress) => handled.push(progress.handled) });
     const byId = await dlq.replay({ id: 'f' });
 
     assert.deepEqual([byCode.replayed, byId.replayed], [3, 1]);
+    assert.deepEqual(handled, [1, 2, 3], 'the scan stopped at the limit, every message handled');
     const main = await drain(config.queue);
     assert.deepEqual(main.map((message) => message.properties.messageId), ['a', 'b', 'c', 'f']);
     const left = await drain(config.dlq);
