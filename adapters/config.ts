@@ -22,7 +22,7 @@ export interface Config {
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
   readonly maxInputPixels: number;
-  readonly storage: 'fs' | 'minio';
+  readonly storage: 'fs' | 's3';
   readonly dataDir: string;
   readonly s3: {
     readonly endpoint: string | undefined;
@@ -40,11 +40,15 @@ export interface Config {
   };
   readonly host: string;
   readonly port: number;
+  /** The key every api route but `/healthz` and `/samples` asks for; undefined leaves the api open. */
+  readonly apiKey: string | undefined;
   readonly metricsPort: number;
   readonly fetch: {
     readonly timeoutMs: number;
     readonly maxBytes: number;
     readonly maxRedirects: number;
+    /** Downloads from one source host at once, per worker (`FETCH_MAX_PER_HOST`). */
+    readonly maxPerHost: number;
     readonly allowPrivate: boolean;
     readonly allowHosts: readonly string[];
     readonly picsumUrl: string;
@@ -55,8 +59,6 @@ export interface Config {
    */
   readonly picsumFromOwnSamples: boolean;
   readonly logLevel: string;
-  /** The api's key: every route but `/healthz` and `/samples` needs it; unset, the api is open. */
-  readonly apiKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -66,20 +68,29 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** A setting the entry cannot run without (optional only for the local host), or a `ConfigError` naming it. */
-export function required(value: string | undefined, variable: string, entry: Entry): string {
-  if (value === undefined) throw new ConfigError(variable, `is required by the ${entry}`);
-  return value;
+/** The api and the worker cannot run without a broker and a database; both URLs have a default. */
+interface ServiceConnections {
+  readonly rabbitUrl: string;
+  readonly databaseUrl: string;
 }
+
+/** One entry's config: the local host may embed its broker and database, the api and the worker never do. */
+export type EntryConfig<E extends Entry> = Config & { readonly entry: E } & (E extends 'host' ? unknown : ServiceConnections);
+export type ApiConfig = EntryConfig<'api'>;
+export type WorkerConfig = EntryConfig<'worker'>;
+export type HostConfig = EntryConfig<'host'>;
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 const SERVICE_NAMES: Record<Entry, string> = { api: 'api', worker: 'worker', host: 'imgpipe-host' };
 
-export function loadConfig(env: Env, entry: Entry): Config {
+export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> {
   const read = reader(env);
   const isHost = entry === 'host';
-  const storage = read.oneOf('STORAGE', ['fs', 'minio'] as const, 'fs');
+  // `minio` is the S3 store's older name, kept as an alias: deployment files use it.
+  const storage = read.oneOf('STORAGE', ['fs', 's3', 'minio'] as const, 'fs') === 'fs' ? 'fs' : 's3';
+  const concurrency = read.int('CONCURRENCY', 8, 1, 1024);
+  // The cast holds: only the host leaves the broker and database URLs unset, the other entries have defaults.
   return deepFreeze({
     entry,
     rabbitUrl: read.url('RABBIT_URL', isHost ? undefined : 'amqp://guest:guest@rabbitmq:5672/', ['amqp:', 'amqps:']),
@@ -93,7 +104,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
       isHost ? undefined : 'postgres://imgpipe:imgpipe@postgres:5432/imgpipe',
       ['postgres:', 'postgresql:'],
     ),
-    concurrency: read.int('CONCURRENCY', 8, 1, 1024),
+    concurrency,
     prefetch: read.int('PREFETCH', 16, 1, 65_535),
     maxAttempts: read.int('MAX_ATTEMPTS', 5, 1, 100),
     retryBaseMs: read.int('RETRY_BASE_MS', 1000, 1, 86_400_000),
@@ -118,19 +129,21 @@ export function loadConfig(env: Env, entry: Entry): Config {
     // A laptop's local host listens on loopback unless told otherwise.
     host: read.string('HOST', isHost ? '127.0.0.1' : '0.0.0.0'),
     port: read.int('PORT', 8000, 0, 65_535),
+    apiKey: read.optional('API_KEY'),
     metricsPort: read.int('METRICS_PORT', 9464, 0, 65_535),
     fetch: {
       timeoutMs: read.int('FETCH_TIMEOUT_MS', 30_000, 1, 3_600_000),
       maxBytes: read.int('FETCH_MAX_BYTES', 26_214_400, 1, 2 ** 40),
       maxRedirects: read.int('FETCH_MAX_REDIRECTS', 5, 0, 50),
+      // Half the worker, rounded up: one slow host cannot hold every job slot.
+      maxPerHost: read.int('FETCH_MAX_PER_HOST', Math.ceil(concurrency / 2), 1, 1024),
       allowPrivate: read.bool('URL_ALLOW_PRIVATE', false),
       allowHosts: read.list('URL_ALLOW_HOSTS'),
       picsumUrl: stripTrailingSlash(read.url('PICSUM_URL', 'https://picsum.photos', ['http:', 'https:'])!),
     },
     picsumFromOwnSamples: isHost && read.optional('PICSUM_URL') === undefined,
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
-    apiKey: read.optional('API_KEY'),
-  } satisfies Config);
+  } satisfies Config) as EntryConfig<E>;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The ports the handlers need. Each contract lives here, beside its interface;
- * implementations live in `adapters/`, in-memory fakes in `test/fakes/`, and one
- * conformance suite per port runs against all of them.
+ * implementations live in `adapters/`, in-memory fakes in `test/fakes/`. The
+ * two stateful ports, `ImageStore` and `ImagesRepo`, each have one conformance
+ * suite (`test/conformance/`) that runs against every implementation and its
+ * fake; the others are tested per implementation.
  */
 import type { Job } from './job.ts';
 
@@ -121,12 +123,13 @@ export interface JobRecord {
  *   job record for each, hands them to `publish`, and marks them enqueued only
  *   if `publish` resolves, in one transaction: concurrent callers never pick
  *   the same row, and a publish that fails leaves the rows to be picked again
- *   (and no record);
+ *   (and no record) and its error is rethrown as it is;
  * - `markProcessed` and `markFailed` touch the row with the job's id, if there
  *   is one, and the job's record (created when missing), with the outcome,
  *   the attempt and the output or the reason; `markProcessed` also clears an
  *   earlier failure (a replayed dead letter);
- * - `ping` fails when the database cannot be reached.
+ * - `ping` fails when the database cannot be reached; so does every other call,
+ *   with a `TransientError` (`DATABASE_UNAVAILABLE`), before `publish` is called.
  */
 export interface ImagesRepo {
   enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number>;

@@ -41,7 +41,7 @@ export function retryQueueArguments(config: Pick<Config, 'exchange' | 'routingKe
 }
 
 /**
- * Declares the broker side, idempotently (DESIGN.md, "RabbitMQ topology"):
+ * Declares the broker side, idempotently (docs/architecture.md, "RabbitMQ topology"):
  *
  * | name                     | what                                                                 |
  * | ------------------------ | -------------------------------------------------------------------- |

@@ -1,5 +1,5 @@
 import type { DeadLetterSummary, ReplayOptions, ReplaySummary } from '#functions/ports.ts';
-import { loadConfig, required } from '#adapters/config.ts';
+import { loadConfig } from '#adapters/config.ts';
 import { AmqpDeadLetters } from '#adapters/amqp/amqp-dead-letters.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { makeProgress } from './progress.ts';
@@ -14,10 +14,11 @@ const CRASH_HOOK = 'IMGPIPE_TEST_CRASH_AFTER_CONFIRMS';
 
 /** `dlq list` and `dlq replay` talk to the broker (and the database) directly, as the entries configure them. */
 async function withDeadLetters<T>(env: Env, use: (dlq: AmqpDeadLetters) => Promise<T>): Promise<T> {
+  // The api's settings: the same broker, database and queue names.
   const config = loadConfig(env, 'api');
-  const jobs = await PgImagesRepo.connect(required(config.databaseUrl, 'DATABASE_URL', 'api'));
+  const jobs = await PgImagesRepo.connect(config.databaseUrl);
   try {
-    const dlq = new AmqpDeadLetters({ url: required(config.rabbitUrl, 'RABBIT_URL', 'api'), config, jobs, connectionName: 'imgpipe cli' });
+    const dlq = new AmqpDeadLetters({ url: config.rabbitUrl, config, jobs, connectionName: 'imgpipe cli' });
     return await use(dlq);
   } finally {
     await jobs.close();

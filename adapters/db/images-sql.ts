@@ -104,5 +104,10 @@ export const IMAGES_SQL = {
     SELECT id, output_key, finished_at FROM jobs
     WHERE finished_at IS NOT NULL AND state = 'written' AND output_key IS NOT NULL
     ORDER BY finished_at DESC LIMIT $1`,
+  /** Rows enqueued and never finished, back to pending; returns their ids. */
+  releaseEnqueued: `
+    UPDATE images SET enqueued_at = NULL
+    WHERE NOT processed AND failed_at IS NULL AND enqueued_at IS NOT NULL
+    RETURNING id`,
   ping: 'SELECT 1',
 } as const;

@@ -9,7 +9,7 @@ interface Row {
   failure: FailureReason | undefined;
 }
 
-/** In-memory {@link ImagesRepo} and {@link JobsRepo} with the same rules as the Postgres one. */
+/** In-memory {@link ImagesRepo} and {@link JobsRepo} with the same selection, locking and record rules as the Postgres one. */
 export class MemoryImagesRepo implements ImagesRepo, JobsRepo {
   readonly rows = new Map<string, Row>();
   readonly jobs = new Map<string, JobRecord>();
@@ -19,6 +19,8 @@ export class MemoryImagesRepo implements ImagesRepo, JobsRepo {
   failWith: Error | undefined;
   /** Time in the records; tests may set it. */
   now = () => new Date().toISOString();
+  /** Rows held by an `enqueuePending` whose publish is running, as `FOR UPDATE SKIP LOCKED` holds them. */
+  readonly #locked = new Set<Row>();
 
   constructor(seed: readonly PendingImage[] = []) {
     for (const image of seed) {
@@ -29,13 +31,18 @@ export class MemoryImagesRepo implements ImagesRepo, JobsRepo {
   async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {
     this.assertUp();
     const pending = [...this.rows.values()]
-      .filter((row) => !row.processed && !row.enqueued && !row.failure)
+      .filter((row) => !row.processed && !row.enqueued && !row.failure && !this.#locked.has(row))
       .sort((a, b) => Number(a.id) - Number(b.id))
-      .slice(0, limit)
-      .map(({ id, url }) => ({ id, url }));
-    await publish(pending);
-    this.writeQueued(pending);
-    for (const row of pending) this.rows.get(row.id)!.enqueued = true;
+      .slice(0, limit);
+    for (const row of pending) this.#locked.add(row);
+    try {
+      const picked = pending.map(({ id, url }) => ({ id, url }));
+      await publish(picked);
+      this.writeQueued(picked);
+      for (const row of pending) row.enqueued = true;
+    } finally {
+      for (const row of pending) this.#locked.delete(row);
+    }
     return pending.length;
   }
 
