@@ -9,7 +9,7 @@ import { CachedQueueMonitor } from '#adapters/amqp/cached-queue-monitor.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { ApiMetrics } from '#adapters/http/api-metrics.ts';
 import { buildHttpApp } from '#adapters/http/build-http-app.ts';
-import { makeStore } from '#adapters/storage/make-store.ts';
+import { makeReadOnlyStore } from '#adapters/storage/make-store.ts';
 import { StoreOnFirstRead } from '#adapters/storage/store-on-first-read.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
 import type { ShutdownPlan } from './shutdown-plan.ts';
@@ -52,7 +52,7 @@ export async function composeApi(config: ApiConfig, log: PinoLogger, shutdown: S
   const metrics = new ApiMetrics({ queueMonitor, queues: config });
   const publisher = metrics.countPublished(amqpPublisher);
 
-  const thumbnails = new StoreOnFirstRead(() => makeStore(config, log));
+  const thumbnails = new StoreOnFirstRead(() => makeReadOnlyStore(config, log));
   shutdown.add('close resources', 'store', () => thumbnails.close());
 
   const dependencies: DependencyCheck[] = [
