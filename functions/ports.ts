@@ -101,8 +101,9 @@ export interface JobRecord {
   readonly id: string;
   readonly url: string;
   readonly state: JobState;
-  /** Deliveries that ran to an end (0 while queued the first time). */
+  /** Deliveries that ran to an end, failed ones included (0 while queued the first time). */
   readonly attempts: number;
+  /** Why it failed, or why its last attempt failed while it waits for a retry. */
   readonly error: FailureReason | null;
   /**
    * The output, once written or skipped. A job with several outputs adds its
@@ -127,7 +128,9 @@ export interface JobRecord {
  * - `markProcessed` and `markFailed` touch the row with the job's id, if there
  *   is one, and the job's record (created when missing), with the outcome,
  *   the attempt and the output or the reason; `markProcessed` also clears an
- *   earlier failure (a replayed dead letter);
+ *   earlier failure (a replayed dead letter); `markFailed` with `final` false
+ *   (a failure that will be retried) only records the attempt and the error on
+ *   the job's record, which stays `queued`, and touches no row;
  * - `ping` fails when the database cannot be reached; so does every other call,
  *   with a `TransientError` (`DATABASE_UNAVAILABLE`), before `publish` is called.
  */
@@ -135,8 +138,8 @@ export interface ImagesRepo {
   enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number>;
   /** Without `output` the job counts as written on its first attempt, with no known output. */
   markProcessed(job: PendingImage, output?: JobOutput): Promise<void>;
-  /** `attempt` defaults to 1. */
-  markFailed(job: PendingImage, reason: FailureReason, attempt?: number): Promise<void>;
+  /** `attempt` defaults to 1, `final` to true. */
+  markFailed(job: PendingImage, reason: FailureReason, attempt?: number, final?: boolean): Promise<void>;
   ping(): Promise<void>;
 }
 

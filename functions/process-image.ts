@@ -25,10 +25,11 @@ export interface ProcessImageResult {
 /**
  * Makes the thumbnail of one job, idempotently: when `<id>.jpg` already exists
  * nothing is downloaded; otherwise download, transform and write atomically.
- * A table job's row is marked processed once its output exists, or failed (with
- * the reason) when this failure is final: invalid or permanent, or transient on
- * the last attempt. The error is rethrown for the adapter to ack, retry or
- * dead-letter.
+ * The job (and the row with its id) is marked processed once its output
+ * exists, or failed (with the reason) when this failure is final: invalid or
+ * permanent, or transient on the last attempt; a failure that will be retried
+ * is recorded on the job alone. The error is rethrown for the adapter to ack,
+ * retry or dead-letter.
  *
  * @example
  * await processImage({ id: '42', url, ops: ['thumbnail'] }, deps, { signal, log, attempt: 1, isLastAttempt: false });
@@ -83,16 +84,16 @@ export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobCon
   } catch (error) {
     const final = errorKind(error) !== 'transient' || ctx.isLastAttempt;
     // An abort (shutdown) is not the job's failure: the message goes back to the queue.
-    if (final && !ctx.signal.aborted) {
-      await markFailedQuietly(deps, row, error, ctx);
+    if (!ctx.signal.aborted) {
+      await markFailedQuietly(deps, row, error, ctx, final);
     }
     throw error;
   }
 }
 
-async function markFailedQuietly(deps: ProcessImageDeps, row: { id: string; url: string }, error: unknown, ctx: JobContext) {
+async function markFailedQuietly(deps: ProcessImageDeps, row: { id: string; url: string }, error: unknown, ctx: JobContext, final: boolean) {
   try {
-    await deps.images.markFailed(row, { code: errorCode(error), message: errorSummary(error) }, ctx.attempt);
+    await deps.images.markFailed(row, { code: errorCode(error), message: errorSummary(error) }, ctx.attempt, final);
   } catch (markError) {
     // The job's own error is what the adapter must act on; a row left unmarked
     // is visible as "enqueued, never ended" and can be re-enqueued on purpose.

@@ -62,6 +62,12 @@ export const IMAGES_SQL = {
     UPDATE images
     SET failed_at = now(), error_code = $3, error_message = $4
     WHERE id = $6::int`,
+  /** `$1` = id, `$2` = url, `$3` = error code, `$4` = error message, `$5` = attempt. The job waits for a retry: no row is touched. */
+  markRetrying: `
+    INSERT INTO jobs (id, url, attempts, error_code, error_message)
+    VALUES ($1, $2, $5, $3, $4)
+    ON CONFLICT (id) DO UPDATE SET
+      attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, updated_at = now()`,
   /** `$1` = ids (text[]), `$2` = row ids (int[]). Rows keep `enqueued_at`: their message is on its way. */
   clearFailed: `
     WITH records AS (

@@ -60,7 +60,11 @@ export class SqlImagesRepo implements ImagesRepo, JobsRepo {
     await this.run(IMAGES_SQL.markProcessed, [job.id, job.url, ...ended, rowId(job.id) ?? null]);
   }
 
-  async markFailed(job: PendingImage, reason: FailureReason, attempt = 1): Promise<void> {
+  async markFailed(job: PendingImage, reason: FailureReason, attempt = 1, final = true): Promise<void> {
+    if (!final) {
+      await this.run(IMAGES_SQL.markRetrying, [job.id, job.url, reason.code, reason.message, attempt]);
+      return;
+    }
     await this.run(IMAGES_SQL.markFailed, [job.id, job.url, reason.code, reason.message, attempt, rowId(job.id) ?? null]);
   }
 

@@ -136,6 +136,14 @@ export function describeImagesRepo(name: string, makeFixture: (seed: readonly Pe
         assert.deepEqual(await row('9'), { url: seedUrl(9), processed: false, enqueued: false, failure: reason });
       });
 
+      it('touch no row for a failure that will be retried (final false)', async () => {
+        const { repo, row } = await open(4);
+
+        await repo.markFailed(seedRow(4), { code: 'TIMEOUT', message: 'slow' }, 2, false);
+
+        assert.deepEqual(await row('4'), { url: seedUrl(4), processed: false, enqueued: false, failure: undefined });
+      });
+
       it('match nothing, without error, for ids that cannot name a row (task ids, padded, out of range)', async () => {
         const { repo, row } = await open(7);
 

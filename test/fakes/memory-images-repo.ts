@@ -58,8 +58,22 @@ export class MemoryImagesRepo implements ImagesRepo, JobsRepo {
     });
   }
 
-  async markFailed(job: PendingImage, reason: FailureReason, attempt = 1): Promise<void> {
+  async markFailed(job: PendingImage, reason: FailureReason, attempt = 1, final = true): Promise<void> {
     this.assertUp();
+    if (!final) {
+      const now = this.now();
+      const earlier = this.jobs.get(job.id);
+      this.jobs.set(job.id, {
+        ...{ state: 'queued', output: null, createdAt: now, finishedAt: null },
+        ...earlier,
+        id: job.id,
+        url: job.url,
+        attempts: attempt,
+        error: { ...reason },
+        updatedAt: now,
+      });
+      return;
+    }
     const row = this.rows.get(job.id);
     if (row) row.failure = reason;
     this.end(job, { state: 'failed', attempts: attempt, error: { ...reason } });

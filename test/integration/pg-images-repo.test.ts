@@ -167,6 +167,17 @@ describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
     assert.equal(written?.createdAt, queued?.createdAt);
   });
 
+  it('records a failure that will be retried on the job alone, which stays queued', async () => {
+    await repo.enqueuePending(1, async () => {});
+
+    await repo.markFailed(rowOf(1), { code: 'TIMEOUT', message: 'slow' }, 2, false);
+
+    const record = await repo.findJob('1');
+    assert.deepEqual([record?.state, record?.attempts, record?.error, record?.finishedAt], ['queued', 2, { code: 'TIMEOUT', message: 'slow' }, null]);
+    const row = await rowById(1);
+    assert.deepEqual([row.failed_at, row.processed], [null, false]);
+  });
+
   it('clears the failed mark of a row without making it pending again', async () => {
     await repo.enqueuePending(1, async () => {});
     await repo.markFailed(rowOf(1), { code: 'HTTP_404', message: 'gone' });

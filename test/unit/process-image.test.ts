@@ -308,6 +308,12 @@ describe('processImage: failures', () => {
     );
 
     assert.equal(world.images.rows.get('42')?.failure, undefined);
+    const record = world.images.jobs.get('42');
+    assert.deepEqual(
+      [record?.state, record?.attempts, record?.error],
+      ['queued', 2, { code: 'TIMEOUT', message: 'no answer within 30000 ms' }],
+      'the job records the attempt and why it will be retried',
+    );
   });
 
   it('marks the row failed on a transient failure on the last attempt', async () => {
