@@ -40,7 +40,7 @@ export interface Config {
   };
   readonly host: string;
   readonly port: number;
-  /** The key every api route but `/healthz` asks for; undefined leaves the api open. */
+  /** The key every api route but `/healthz` and `/samples` asks for; undefined leaves the api open. */
   readonly apiKey: string | undefined;
   readonly metricsPort: number;
   readonly fetch: {

@@ -66,12 +66,17 @@ await runEntry('host', async ({ config, log, shutdown }) => {
     { name: 'database', check: () => database.repo.ping() },
     { name: 'broker', check: () => worker.publisher.ping() },
   ];
-  const app = buildHttpApp({
-    enqueue: { images: database.repo, publisher: worker.publisher },
-    task: { publisher: worker.publisher },
-    healthz: { dependencies },
-    logger: log,
-  });
+  const app = buildHttpApp(
+    {
+      enqueue: { images: database.repo, publisher: worker.publisher },
+      task: { publisher: worker.publisher, jobs: database.repo },
+      healthz: { dependencies },
+      jobs: database.repo,
+      thumbnails: store,
+      logger: log,
+    },
+    { apiKey: config.apiKey },
+  );
   registerStatsRoute(app, () => ({ ...stats.snapshot(), queue: worker.depths() }));
   // Closed only after the running jobs: they may be downloading from this host's own sample source.
   shutdown.add('drain', 'http', () => app.close());

@@ -35,13 +35,13 @@ export function serializeManifest(manifest: Manifest): Uint8Array {
  * The manifest of job `id`, or undefined while the job has none (not run, or
  * not finished). For readers such as a job status route.
  */
-export async function readManifest(store: ImageStore, id: string): Promise<Manifest | undefined> {
+export async function readManifest(store: Pick<ImageStore, 'read'>, id: string): Promise<Manifest | undefined> {
   const key = manifestKey(id);
   const object = await store.read(key);
   if (!object) return undefined;
   try {
     return JSON.parse(Buffer.from(object.data).toString('utf8')) as Manifest;
   } catch (cause) {
-    throw new PermanentError('BAD_MANIFEST', `${store.locate(key)} is not JSON`, { cause });
+    throw new PermanentError('BAD_MANIFEST', `${key} is not JSON`, { cause });
   }
 }

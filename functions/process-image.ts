@@ -53,10 +53,11 @@ export interface ProcessImageResult {
  *   written (create-if-absent); then the manifest, last, describing every
  *   output (read back from the store for those made earlier).
  *
- * A table job's row is marked processed once its outputs exist, or failed (with
- * the reason) when this failure is final: invalid or permanent, or transient on
- * the last attempt. The error is rethrown for the adapter to ack, retry or
- * dead-letter.
+ * The job (and the row with its id) is marked processed once its outputs
+ * exist, or failed (with the reason) when this failure is final: invalid or
+ * permanent, or transient on the last attempt; a failure that will be retried
+ * is recorded on the job alone. The error is rethrown for the adapter to ack,
+ * retry or dead-letter.
  *
  * @example
  * await processImage({ id: '42', url, ops: ['thumbnail'] }, deps, { signal, log, attempt: 1, isLastAttempt: false });
@@ -67,13 +68,13 @@ export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobCon
   const row = { id: job.id, url: job.url };
   try {
     const result = hasOutputs(job) ? await makeOutputs(job, deps, ctx) : await makeThumbnailOutput(job, deps, ctx);
-    await deps.images.markProcessed(row);
+    await deps.images.markProcessed(row, { outcome: result.outcome, key: result.key, location: result.location, attempt: ctx.attempt });
     return { ...result, ms: deps.clock.now() - started };
   } catch (error) {
     const final = errorKind(error) !== 'transient' || ctx.isLastAttempt;
     // An abort (shutdown) is not the job's failure: the message goes back to the queue.
-    if (final && !ctx.signal.aborted) {
-      await markFailedQuietly(deps, row, error, ctx);
+    if (!ctx.signal.aborted) {
+      await markFailedQuietly(deps, row, error, ctx, final);
     }
     throw error;
   }
@@ -195,9 +196,9 @@ function writeStep(store: ImageStore, jobId: string, key: string, data: Uint8Arr
   });
 }
 
-async function markFailedQuietly(deps: ProcessImageDeps, row: { id: string; url: string }, error: unknown, ctx: JobContext) {
+async function markFailedQuietly(deps: ProcessImageDeps, row: { id: string; url: string }, error: unknown, ctx: JobContext, final: boolean) {
   try {
-    await deps.images.markFailed(row, { code: errorCode(error), message: errorSummary(error) });
+    await deps.images.markFailed(row, { code: errorCode(error), message: errorSummary(error) }, ctx.attempt, final);
   } catch (markError) {
     // The job's own error is what the adapter must act on; a row left unmarked
     // is visible as "enqueued, never ended" and can be re-enqueued on purpose.

@@ -1,6 +1,7 @@
 import { redactCredentials, TransientError } from '#functions/errors.ts';
-import type { FailureReason, ImagesRepo, PendingImage } from '#functions/ports.ts';
+import type { FailureReason, ImagesRepo, JobOutput, JobRecord, JobsRepo, JobsSummary, PendingImage } from '#functions/ports.ts';
 import { IMAGES_SQL } from './images-sql.ts';
+import { isoOrNull, toJobRecord, type JobRow } from './job-row.ts';
 
 /** The least a Postgres connection must offer: a parameterised query that returns rows. */
 export interface SqlQueryable {
@@ -17,7 +18,7 @@ export interface SqlDatabase extends SqlQueryable {
 const MAX_ROW_ID = 2_147_483_647;
 
 /**
- * {@link ImagesRepo} over any {@link SqlDatabase} (the `pg` pool, the embedded
+ * {@link ImagesRepo} and {@link JobsRepo} over any {@link SqlDatabase} (the `pg` pool, the embedded
  * database), running the statements of `images-sql.ts` against the schema of
  * `db/init.sql`. Rows are locked with `FOR UPDATE SKIP LOCKED` while `publish`
  * runs, so concurrent callers never pick the same row. Database failures are
@@ -27,7 +28,7 @@ const MAX_ROW_ID = 2_147_483_647;
  * const repo = new SqlImagesRepo(db);
  * await repo.enqueuePending(200, (rows) => publisher.publish(rows.map(toJob))); // → 200
  */
-export class SqlImagesRepo implements ImagesRepo {
+export class SqlImagesRepo implements ImagesRepo, JobsRepo {
   constructor(private readonly db: SqlDatabase) {}
 
   async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {
@@ -36,6 +37,7 @@ export class SqlImagesRepo implements ImagesRepo {
       return await this.db.transaction(async (tx) => {
         const { rows } = await tx.query<{ id: string; url: string }>(IMAGES_SQL.selectPending, [limit]);
         const pending = rows.map((row) => ({ id: String(row.id), url: row.url }));
+        if (pending.length > 0) await tx.query(IMAGES_SQL.recordQueued, columnsOf(pending));
         try {
           await publish(pending);
         } catch (error) {
@@ -53,16 +55,54 @@ export class SqlImagesRepo implements ImagesRepo {
     }
   }
 
-  async markProcessed(job: PendingImage): Promise<void> {
-    const id = rowId(job.id);
-    if (id === undefined) return;
-    await this.run(IMAGES_SQL.markProcessed, [id, job.url]);
+  async markProcessed(job: PendingImage, output?: JobOutput): Promise<void> {
+    const ended = [output?.outcome ?? 'written', output?.attempt ?? 1, output?.key ?? null, output?.location ?? null];
+    await this.run(IMAGES_SQL.markProcessed, [job.id, job.url, ...ended, rowId(job.id) ?? null]);
   }
 
-  async markFailed(job: PendingImage, reason: FailureReason): Promise<void> {
-    const id = rowId(job.id);
-    if (id === undefined) return;
-    await this.run(IMAGES_SQL.markFailed, [id, job.url, reason.code, reason.message]);
+  async markFailed(job: PendingImage, reason: FailureReason, attempt = 1, final = true): Promise<void> {
+    if (!final) {
+      await this.run(IMAGES_SQL.markRetrying, [job.id, job.url, reason.code, reason.message, attempt]);
+      return;
+    }
+    await this.run(IMAGES_SQL.markFailed, [job.id, job.url, reason.code, reason.message, attempt, rowId(job.id) ?? null]);
+  }
+
+  async recordQueued(jobs: readonly PendingImage[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.run(IMAGES_SQL.recordQueued, columnsOf(jobs));
+  }
+
+  async findJob(id: string): Promise<JobRecord | undefined> {
+    const rows = await this.select<JobRow>(IMAGES_SQL.findJob, [id, rowId(id) ?? null]);
+    return rows[0] && toJobRecord(rows[0]);
+  }
+
+  async clearFailed(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const rowIds = ids.map(rowId).filter((value) => value !== undefined);
+    await this.run(IMAGES_SQL.clearFailed, [ids, rowIds]);
+  }
+
+  async summary(options: { failures: number; outputs: number }): Promise<JobsSummary> {
+    const [[counts], failures, outputs] = await Promise.all([
+      this.select<Record<string, number>>(IMAGES_SQL.summaryCounts, []),
+      this.select<{ id: string; error_code: string | null; error_message: string | null; finished_at: Date | null }>(IMAGES_SQL.latestFailures, [options.failures]),
+      this.select<{ id: string; output_key: string; finished_at: Date | null }>(IMAGES_SQL.newestOutputs, [options.outputs]),
+    ]);
+    const count = (name: string) => Number(counts?.[name] ?? 0);
+    return {
+      rows: {
+        total: count('rows_total'),
+        processed: count('rows_processed'),
+        failed: count('rows_failed'),
+        pending: count('rows_total') - count('rows_processed') - count('rows_failed'),
+      },
+      jobs: { queued: count('jobs_queued'), written: count('jobs_written'), skipped: count('jobs_skipped'), failed: count('jobs_failed') },
+      endedLastMinute: count('ended_last_minute'),
+      latestFailures: failures.map((row) => ({ id: row.id, code: row.error_code ?? 'UNKNOWN', message: row.error_message ?? '', at: isoOrNull(row.finished_at) })),
+      newestOutputs: outputs.map((row) => ({ id: row.id, key: row.output_key, at: isoOrNull(row.finished_at) })),
+    };
   }
 
   /**
@@ -84,17 +124,26 @@ export class SqlImagesRepo implements ImagesRepo {
   }
 
   private async run(text: string, params: unknown[]): Promise<void> {
+    await this.select(text, params);
+  }
+
+  private async select<Row>(text: string, params: unknown[]): Promise<Row[]> {
     try {
-      await this.db.query(text, params);
+      return (await this.db.query<Row>(text, params)).rows;
     } catch (error) {
       throw databaseError(error);
     }
   }
 }
 
+/** `recordQueued`'s parameters: the ids and the urls, as two arrays. */
+function columnsOf(jobs: readonly PendingImage[]): [string[], string[]] {
+  return [jobs.map((job) => job.id), jobs.map((job) => job.url)];
+}
+
 /**
  * The row id a job id names, or undefined when it cannot name a row (`t-…`
- * task ids, `042`, out of range): such a job matches nothing, as in the fake.
+ * task ids, `042`, out of range): such a job touches no row, only its record.
  */
 function rowId(id: string): number | undefined {
   if (!/^[1-9]\d{0,9}$/.test(id)) return undefined;

@@ -3,11 +3,18 @@ import { enqueue, type EnqueueDeps } from '#functions/enqueue.ts';
 import { errorSummary } from '#functions/errors.ts';
 import { healthz, type HealthzDeps } from '#functions/healthz.ts';
 import { validateJob } from '#functions/job.ts';
+import type { DeadLetterQueue, ImageStore, JobsRepo, QueueMonitor } from '#functions/ports.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
+import { apiKeyAuth } from './api-key-auth.ts';
+import type { ApiMetrics } from './api-metrics.ts';
 import { discardRequestBody } from './discard-request-body.ts';
 import { mapHttpError } from './error-mapping.ts';
+import { registerOpenApi } from './openapi.ts';
+import { dlqRoute } from './dlq-route.ts';
+import { jobsRoute } from './jobs-route.ts';
 import { samplesRoute } from './samples-route.ts';
+import { statusRoute } from './status-route.ts';
 import { enqueueSchema, healthzSchema, taskSchema, type EnqueueQuery, type HealthzQuery } from './schemas.ts';
 import { validatorCompiler } from './validator-compiler.ts';
 
@@ -16,6 +23,16 @@ export interface HttpAppDeps {
   readonly enqueue: EnqueueDeps;
   readonly task: TaskDeps;
   readonly healthz: HealthzDeps;
+  /** The job records behind `GET /jobs/:id` and the status page (the routes exist only when given). */
+  readonly jobs?: JobsRepo;
+  /** The queue depths on the status page; without it the page says there is no broker. */
+  readonly queueMonitor?: QueueMonitor;
+  /** Where `GET /thumbnails/<id>.jpg` reads from (the route exists only when given). */
+  readonly thumbnails?: Pick<ImageStore, 'read'>;
+  /** The dead-letter queue behind `GET /dlq` and `POST /dlq/replay` (routes exist only when given). */
+  readonly deadLetters?: DeadLetterQueue;
+  /** Request counts, enqueue batch sizes and `GET /metrics` (none when absent). */
+  readonly metrics?: ApiMetrics;
   /** Request logs go here (pino); none when absent. */
   readonly logger?: FastifyBaseLogger;
 }
@@ -23,12 +40,14 @@ export interface HttpAppDeps {
 export interface HttpAppOptions {
   /** Largest accepted request body, in bytes (default 16 KiB: a task is well under 3 KiB). */
   readonly bodyLimit?: number;
+  /** `API_KEY`: when set, every route but `/healthz` and `/samples` needs it. */
+  readonly apiKey?: string | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024;
 
 // Probes and the sample source are hit constantly and would bury the traces that matter.
-const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.startsWith('/samples/') === true;
+const UNTRACED = (route: string | undefined) => route === '/healthz' || route === '/metrics' || route?.startsWith('/samples/') === true;
 
 /**
  * The HTTP adapter: translates requests into handler calls and handler
@@ -40,10 +59,17 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.s
  * - `POST /tasks` `{ url, ops? | outputs?, id? }` → 202 `{ id }`
  * - `GET /healthz` → readiness: 200 or 503 with `checks` per dependency;
  *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency
+ * - `GET /` → the status page (HTML); `GET /status` → the same as JSON;
+ *   `GET /thumbnails/<id>.jpg` → a job's thumbnail
+ * - `GET /jobs/:id` → the job's record (state, attempts, error, output, timestamps), 404 when unknown
+ * - `GET /dlq?newest=N` → dead letters by error code and the newest N; `POST /dlq/replay`
+ *   `{ code?, id?, limit?, dryRun? }` → the replay's summary
+ * - `GET /metrics` → Prometheus text (when given `metrics`)
+ * - `GET /openapi.json` → this api as OpenAPI 3.1; `GET /docs` → Swagger UI
  * - `GET /samples/seed/<seed>/<w>/<h>` → the deterministic sample JPEG
  *
  * @example
- * const app = buildHttpApp({ enqueue: { images, publisher }, task: { publisher }, healthz: { dependencies } });
+ * const app = buildHttpApp({ enqueue: { images, publisher }, task: { publisher, jobs }, healthz: { dependencies } });
  * const response = await app.inject({ method: 'POST', url: '/enqueue?limit=5' });
  */
 export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): FastifyInstance {
@@ -76,23 +102,46 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
   );
 
   app.register(httpTracing, { skip: UNTRACED });
+  if (options.apiKey) apiKeyAuth(app, options.apiKey);
 
-  app.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) =>
-    enqueue({ limit: request.query.limit }, deps.enqueue),
-  );
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.recordRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+  // Before the routes, so that it sees them all.
+  registerOpenApi(app);
 
-  // The route declares the job schema but validates with the job module, so HTTP,
-  // messages and the CLI accept exactly the same bodies (no coercion, no defaults).
-  app.post('/tasks', { schema: taskSchema, validatorCompiler: () => validateTaskBody }, async (request, reply) => {
-    const accepted = await task(request.body, deps.task);
-    return reply.code(202).send(accepted);
+  app.register(async (routes) => {
+    if (metrics) {
+      routes.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    }
+
+    routes.post<{ Querystring: EnqueueQuery }>('/enqueue', { schema: enqueueSchema }, async (request) => {
+      const result = await enqueue({ limit: request.query.limit }, deps.enqueue);
+      metrics?.recordEnqueue(result.enqueued);
+      return result;
+    });
+
+    // The route declares the job schema but validates with the job module, so HTTP,
+    // messages and the CLI accept exactly the same bodies (no coercion, no defaults).
+    routes.post('/tasks', { schema: taskSchema, validatorCompiler: () => validateTaskBody }, async (request, reply) => {
+      const accepted = await task(request.body, deps.task);
+      return reply.code(202).send(accepted);
+    });
+
+    routes.get<{ Querystring: HealthzQuery }>('/healthz', { schema: healthzSchema }, async (request, reply) => {
+      const report = await healthz({ probe: request.query.probe }, deps.healthz);
+      return reply.code(report.ok ? 200 : 503).send(report);
+    });
   });
 
-  app.get<{ Querystring: HealthzQuery }>('/healthz', { schema: healthzSchema }, async (request, reply) => {
-    const report = await healthz({ probe: request.query.probe }, deps.healthz);
-    return reply.code(report.ok ? 200 : 503).send(report);
-  });
-
+  if (deps.jobs) {
+    app.register(jobsRoute, { jobs: deps.jobs, store: deps.thumbnails });
+    app.register(statusRoute, { jobs: deps.jobs, queue: deps.queueMonitor, clock: { now: () => Date.now() }, thumbnails: deps.thumbnails });
+  }
+  if (deps.deadLetters) app.register(dlqRoute, { deadLetters: deps.deadLetters });
   app.register(samplesRoute);
   return app;
 }

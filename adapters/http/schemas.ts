@@ -6,7 +6,7 @@
  * silently enqueue the default 200.
  */
 import { ENQUEUE_DEFAULT_LIMIT, ENQUEUE_MAX_LIMIT } from '#functions/enqueue.ts';
-import { jobSchema } from '#functions/job-schema.ts';
+import { JOB_ID_PATTERN, jobSchema } from '#functions/job-schema.ts';
 import { SAMPLE_MAX_SIDE, SAMPLE_SEED_PATTERN } from '#adapters/samples/sample-image.ts';
 
 export const enqueueSchema = {
@@ -25,6 +25,63 @@ export interface EnqueueQuery {
 
 /** A `POST /tasks` body is a job: the one job schema every entry validates with. */
 export const taskSchema = { body: jobSchema } as const;
+
+export const jobRecordSchema = {
+  params: {
+    type: 'object',
+    required: ['id'],
+    properties: { id: { type: 'string', pattern: JOB_ID_PATTERN.source } },
+  },
+} as const;
+
+export interface JobParams {
+  readonly id: string;
+}
+
+export const dlqListSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { newest: { type: 'integer', minimum: 0, maximum: 1000, default: 10 } },
+  },
+} as const;
+
+export interface DlqListQuery {
+  readonly newest: number;
+}
+
+export const dlqReplaySchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      code: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+      id: { type: 'string', pattern: JOB_ID_PATTERN.source },
+      limit: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      dryRun: { type: 'boolean' },
+    },
+  },
+} as const;
+
+export interface DlqReplayBody {
+  readonly code?: string;
+  readonly id?: string;
+  readonly limit?: number;
+  readonly dryRun?: boolean;
+}
+
+export const thumbnailSchema = {
+  params: {
+    type: 'object',
+    required: ['file'],
+    properties: { file: { type: 'string', pattern: `^${JOB_ID_PATTERN.source.slice(1, -1)}\\.jpg$` } },
+  },
+} as const;
+
+export interface ThumbnailParams {
+  /** `<id>.jpg` */
+  readonly file: string;
+}
 
 export const healthzSchema = {
   querystring: {

@@ -9,6 +9,8 @@ export interface FsStoreOptions {
   /** Temp files older than this are a crashed writer's leftovers and are removed on open. */
   readonly staleTempMs?: number;
   readonly now?: () => number;
+  /** For a process that only reads (the api serving thumbnails): create nothing, sweep nothing. */
+  readonly readOnly?: boolean;
 }
 
 const DEFAULT_STALE_TEMP_MS = 10 * 60_000;
@@ -43,9 +45,10 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
 export class FsStore implements ImageStore {
   private constructor(readonly dir: string) {}
 
-  /** Creates the directory if needed and removes stale temp files. */
+  /** Creates the directory if needed and removes stale temp files (neither when `readOnly`). */
   static async open(dir: string, log: Logger, options: FsStoreOptions = {}): Promise<FsStore> {
     const store = new FsStore(resolve(dir));
+    if (options.readOnly) return store;
     await io('create the data directory', store.dir, () => mkdir(store.dir, { recursive: true }));
     await store.sweepStaleTemps(log, options.staleTempMs ?? DEFAULT_STALE_TEMP_MS, options.now ?? Date.now);
     return store;

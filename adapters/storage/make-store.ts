@@ -19,3 +19,13 @@ export async function makeStore(config: Pick<Config, 'storage' | 'dataDir' | 's3
   }
   return store;
 }
+
+/**
+ * The same store, for a process that only reads from it (the api serving
+ * thumbnails): it creates no directory or bucket and sweeps nothing, so a
+ * read-only mount of `DATA_DIR` is enough.
+ */
+export async function makeReadOnlyStore(config: Pick<Config, 'storage' | 'dataDir' | 's3'>, log: Logger): Promise<ImageStore> {
+  if (config.storage === 'fs') return FsStore.open(config.dataDir, log, { readOnly: true });
+  return new S3Store(config.s3, log);
+}

@@ -118,25 +118,30 @@ export function describeImagesRepo(name: string, makeFixture: (seed: readonly Pe
     });
 
     describe('markProcessed and markFailed', () => {
-      it('mark a row processed only when both id and URL match the job', async () => {
+      it('mark the row with the job id processed, whatever URL the job carries', async () => {
         const { repo, row } = await open(8);
 
         await repo.markProcessed({ id: '7', url: seedUrl(8) });
-        assert.equal((await row('7'))?.processed, false);
 
-        await repo.markProcessed(seedRow(7));
         assert.equal((await row('7'))?.processed, true);
+        assert.equal((await row('8'))?.processed, false);
       });
 
-      it('mark a row failed, with the reason, only when both id and URL match the job', async () => {
+      it('mark the row with the job id failed, with the reason, whatever URL the job carries', async () => {
         const { repo, row } = await open(9);
         const reason = { code: 'NOT_AN_IMAGE', message: 'GET images.test/9 answered text/html' };
 
         await repo.markFailed({ id: '9', url: 'https://elsewhere.test/9.jpg' }, reason);
-        assert.equal((await row('9'))?.failure, undefined);
 
-        await repo.markFailed(seedRow(9), reason);
         assert.deepEqual(await row('9'), { url: seedUrl(9), processed: false, enqueued: false, failure: reason });
+      });
+
+      it('touch no row for a failure that will be retried (final false)', async () => {
+        const { repo, row } = await open(4);
+
+        await repo.markFailed(seedRow(4), { code: 'TIMEOUT', message: 'slow' }, 2, false);
+
+        assert.deepEqual(await row('4'), { url: seedUrl(4), processed: false, enqueued: false, failure: undefined });
       });
 
       it('match nothing, without error, for ids that cannot name a row (task ids, padded, out of range)', async () => {

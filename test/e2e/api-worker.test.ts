@@ -131,6 +131,12 @@ describe('dist/http.mjs and dist/worker.mjs against Postgres and RabbitMQ', () =
       assert.deepEqual([entry.width, entry.height, entry.bytes], [metadata.width, metadata.height, file.byteLength]);
     }
     assert.equal(source.hits.get('/images/set-1.jpg'), 1);
+
+    const record = await waitUntil('GET /jobs/set-1 to say written', async () => {
+      const body = (await (await fetch(`${apiUrl}/jobs/set-1`)).json()) as { state: string; manifest?: unknown };
+      return body.state === 'written' ? body : undefined;
+    });
+    assert.deepEqual(record.manifest, manifest, 'the job record carries the manifest');
   });
 
   it('downloads nothing when the same task with outputs comes again', async () => {

@@ -54,6 +54,7 @@ describe('EmbeddedImagesRepo (PGlite loaded from db/init.sql)', () => {
 
   describeImagesRepo('EmbeddedImagesRepo', async (seed) => {
     await shared.database.query('DELETE FROM images');
+    await shared.database.query('DELETE FROM jobs');
     await shared.database.query('INSERT INTO images (id, url) SELECT * FROM unnest($1::int[], $2::text[])', [
       seed.map((image) => Number(image.id)),
       seed.map((image) => image.url),

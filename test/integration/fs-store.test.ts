@@ -142,6 +142,23 @@ describe('FsStore on a directory', () => {
     assert.deepEqual(await readdir(dir), []);
   });
 
+  it('opened read-only, as the api opens it, creates nothing, sweeps nothing and reads what a writer wrote', async () => {
+    const dir = await aDir();
+    const stale = tempName(aKey());
+    await writeFile(join(dir, stale), aPayload(1).subarray(0, 100));
+    const anHourAgo = new Date(Date.now() - 60 * MINUTE);
+    await utimes(join(dir, stale), anHourAgo, anHourAgo);
+    await (await FsStore.open(join(dir, 'elsewhere'), new MemoryLogger(), { readOnly: true })).read('1.jpg');
+    const writer = await FsStore.open(dir, new MemoryLogger(), { staleTempMs: Number.POSITIVE_INFINITY });
+    await writer.putIfAbsent('7.jpg', aPayload(2), 'image/jpeg');
+
+    const reader = await FsStore.open(dir, new MemoryLogger(), { readOnly: true });
+
+    assert.deepEqual((await readdir(dir)).sort(), [stale, '7.jpg'].sort(), 'no directory made, the stale temp left alone');
+    assert.deepEqual(Buffer.from((await reader.read('7.jpg'))?.data ?? []), Buffer.from(aPayload(2)));
+    assert.equal(await reader.read('8.jpg'), undefined);
+  });
+
   it('creates a missing data directory on open', async () => {
     const dir = join(await aDir(), 'nested', 'data');
     const store = await FsStore.open(dir, new MemoryLogger());

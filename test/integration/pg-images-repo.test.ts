@@ -34,7 +34,7 @@ describe('PgImagesRepo on a fresh test database', () => {
   });
 
   describeImagesRepo('PgImagesRepo', async (seed) => {
-    await db.query('TRUNCATE images RESTART IDENTITY');
+    await db.query('TRUNCATE images, jobs RESTART IDENTITY');
     await db.query('INSERT INTO images (id, url) SELECT * FROM unnest($1::int[], $2::text[])', [
       seed.map((image) => Number(image.id)),
       seed.map((image) => image.url),
@@ -63,6 +63,7 @@ describe('PgImagesRepo on a fresh test database', () => {
 describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
   let db: TestDatabase;
   let repo: PgImagesRepo;
+  const rowById = async (id: number) => (await db.query<ImageRow>('SELECT * FROM images WHERE id = $1', [id]))[0]!;
 
   before(async () => {
     db = await createTestDatabase();
@@ -75,7 +76,7 @@ describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
   });
 
   beforeEach(async () => {
-    await db.query('TRUNCATE images RESTART IDENTITY');
+    await db.query('TRUNCATE images, jobs RESTART IDENTITY');
     await db.query(await initSql());
   });
 
@@ -118,6 +119,109 @@ describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('writes a queued record for every enqueued row, in the enqueue transaction', async () => {
+    await repo.enqueuePending(3, async () => {
+      // Not yet committed: the record appears with the rows' enqueued mark.
+      assert.deepEqual(await db.query('SELECT id FROM jobs'), []);
+    });
+
+    const record = await repo.findJob('2');
+    assert.equal(record?.state, 'queued');
+    assert.equal(record?.url, seedUrl(2));
+    assert.equal(record?.attempts, 0);
+    assert.ok(record?.createdAt);
+  });
+
+  it('writes no record when the publish fails', async () => {
+    await assert.rejects(
+      repo.enqueuePending(3, async () => {
+        throw new Error('refused');
+      }),
+    );
+
+    assert.equal(await repo.findJob('1'), undefined);
+  });
+
+  it('answers a task job through its lifecycle: queued, failed, queued again, written', async () => {
+    const job = { id: 't-lifecycle', url: 'https://images.test/cat.jpg' };
+    await repo.recordQueued([job]);
+    const queued = await repo.findJob(job.id);
+
+    await repo.markFailed(job, { code: 'HTTP_404', message: 'gone' }, 1);
+    const failed = await repo.findJob(job.id);
+    await repo.clearFailed([job.id]);
+    const cleared = await repo.findJob(job.id);
+    await repo.markProcessed(job, { outcome: 'written', key: 't-lifecycle.jpg', location: '/data/t-lifecycle.jpg', attempt: 2 });
+    const written = await repo.findJob(job.id);
+
+    assert.deepEqual([queued?.state, queued?.attempts, queued?.finishedAt], ['queued', 0, null]);
+    assert.deepEqual([failed?.state, failed?.attempts, failed?.error], ['failed', 1, { code: 'HTTP_404', message: 'gone' }]);
+    assert.ok(failed?.finishedAt);
+    assert.deepEqual([cleared?.state, cleared?.error, cleared?.finishedAt], ['queued', null, null]);
+    assert.deepEqual(
+      [written?.state, written?.attempts, written?.error, written?.output],
+      ['written', 2, null, { key: 't-lifecycle.jpg', location: '/data/t-lifecycle.jpg' }],
+    );
+    assert.equal(written?.createdAt, queued?.createdAt);
+  });
+
+  it('records a failure that will be retried on the job alone, which stays queued', async () => {
+    await repo.enqueuePending(1, async () => {});
+
+    await repo.markFailed(rowOf(1), { code: 'TIMEOUT', message: 'slow' }, 2, false);
+
+    const record = await repo.findJob('1');
+    assert.deepEqual([record?.state, record?.attempts, record?.error, record?.finishedAt], ['queued', 2, { code: 'TIMEOUT', message: 'slow' }, null]);
+    const row = await rowById(1);
+    assert.deepEqual([row.failed_at, row.processed], [null, false]);
+  });
+
+  it('clears the failed mark of a row without making it pending again', async () => {
+    await repo.enqueuePending(1, async () => {});
+    await repo.markFailed(rowOf(1), { code: 'HTTP_404', message: 'gone' });
+
+    await repo.clearFailed(['1']);
+
+    const row = await rowById(1);
+    assert.deepEqual([row.failed_at, row.error_code, row.processed], [null, null, false]);
+    assert.ok(row.enqueued_at instanceof Date);
+    assert.equal((await repo.findJob('1'))?.state, 'queued');
+  });
+
+  it('answers a row that ended before job records existed from the row itself', async () => {
+    await db.query('UPDATE images SET processed = true WHERE id = 4');
+    await db.query("UPDATE images SET failed_at = now(), error_code = 'HTTP_404', error_message = 'gone' WHERE id = 5");
+
+    const processed = await repo.findJob('4');
+    const failed = await repo.findJob('5');
+
+    assert.deepEqual([processed?.state, processed?.url, processed?.output], ['written', seedUrl(4), null]);
+    assert.deepEqual([failed?.state, failed?.error], ['failed', { code: 'HTTP_404', message: 'gone' }]);
+    assert.equal(await repo.findJob('6'), undefined, 'a row never enqueued is no job yet');
+    assert.equal(await repo.findJob('nope'), undefined);
+  });
+
+  it('summarises rows and jobs for the status page, newest first', async () => {
+    await repo.enqueuePending(5, async () => {});
+    await repo.markProcessed(rowOf(1), { outcome: 'written', key: '1.jpg', location: '/d/1.jpg', attempt: 1 });
+    await repo.markProcessed(rowOf(2), { outcome: 'skipped', key: '2.jpg', location: '/d/2.jpg', attempt: 1 });
+    await repo.markProcessed(rowOf(3), { outcome: 'written', key: '3.jpg', location: '/d/3.jpg', attempt: 1 });
+    await repo.markFailed(rowOf(4), { code: 'HTTP_404', message: 'gone' }, 1);
+    await db.query("UPDATE jobs SET finished_at = now() - interval '2 minutes' WHERE id = '1'");
+
+    const summary = await repo.summary({ failures: 5, outputs: 5 });
+
+    assert.deepEqual(summary.rows, { total: 300, processed: 3, failed: 1, pending: 296 });
+    assert.deepEqual(summary.jobs, { queued: 1, written: 2, skipped: 1, failed: 1 });
+    assert.equal(summary.endedLastMinute, 2);
+    assert.deepEqual(summary.latestFailures.map((failure) => [failure.id, failure.code, failure.message]), [['4', 'HTTP_404', 'gone']]);
+    assert.deepEqual(summary.newestOutputs.map((output) => [output.id, output.key]), [['3', '3.jpg'], ['1', '1.jpg']]);
+  });
+
+  it('answers ping', async () => {
+    await repo.ping();
   });
 
   it('keeps every row and mark when init.sql runs again', async () => {

@@ -1,13 +1,18 @@
-import type { FastifyInstance } from 'fastify';
-import type { PendingImage } from '#functions/ports.ts';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { PendingImage, QueueMonitor } from '#functions/ports.ts';
+import type { ApiMetrics } from '#adapters/http/api-metrics.ts';
 import { buildHttpApp, type HttpAppOptions } from '#adapters/http/build-http-app.ts';
+import { MemoryDeadLetters } from '#test/fakes/memory-dead-letters.ts';
 import { MemoryImagesRepo } from '#test/fakes/memory-images-repo.ts';
 import { MemoryPublisher } from '#test/fakes/memory-publisher.ts';
+import { MemoryStore } from '#test/fakes/memory-store.ts';
 
 export interface HttpAppHarness {
   readonly app: FastifyInstance;
   readonly images: MemoryImagesRepo;
   readonly publisher: MemoryPublisher;
+  readonly deadLetters: MemoryDeadLetters;
+  readonly store: MemoryStore;
 }
 
 /** `count` picsum-style rows with ids 1..count, like the seed of `db/init.sql`. */
@@ -20,24 +25,39 @@ export function seedRows(count: number): PendingImage[] {
 
 /** The HTTP app over in-memory fakes, with `database` and `broker` as its readiness dependencies. */
 export function httpAppWithFakes(
-  options: { rows?: number; publisher?: MemoryPublisher; app?: HttpAppOptions } = {},
+  options: {
+    rows?: number;
+    publisher?: MemoryPublisher;
+    app?: HttpAppOptions;
+    logger?: FastifyBaseLogger;
+    queueMonitor?: QueueMonitor;
+    metrics?: ApiMetrics;
+  } = {},
 ): HttpAppHarness {
   const images = new MemoryImagesRepo(seedRows(options.rows ?? 0));
   const publisher = options.publisher ?? new MemoryPublisher();
+  const deadLetters = new MemoryDeadLetters([], images);
+  const store = new MemoryStore();
   const app = buildHttpApp(
     {
       enqueue: { images, publisher },
-      task: { publisher },
+      task: { publisher, jobs: images },
+      jobs: images,
+      deadLetters,
+      thumbnails: store,
+      queueMonitor: options.queueMonitor,
+      metrics: options.metrics,
       healthz: {
         dependencies: [
           { name: 'database', check: () => images.ping() },
           { name: 'broker', check: () => publisher.ping() },
         ],
       },
+      logger: options.logger,
     },
     options.app,
   );
-  return { app, images, publisher };
+  return { app, images, publisher, deadLetters, store };
 }
 
 /** A `POST /tasks` body; override what the test is about. */

@@ -146,6 +146,12 @@ describe('loadConfig: other variables', () => {
     assert.doesNotMatch(error.message, /s3cret/);
   });
 
+  it('reads API_KEY, unset (an open api) unless given', () => {
+    assert.equal(configOf({}).apiKey, undefined);
+    assert.equal(configOf({ API_KEY: '  ' }).apiKey, undefined);
+    assert.equal(configOf({ API_KEY: 'k-123' }).apiKey, 'k-123');
+  });
+
   it('returns a frozen object, nested parts included', () => {
     const config = configOf({});
     assert.ok(Object.isFrozen(config));

@@ -280,6 +280,60 @@ describe('buildHttpApp', () => {
     });
   });
 
+  describe('GET /jobs/:id', () => {
+    it('answers a posted task as queued, then with its end', async () => {
+      harness = httpAppWithFakes();
+      const { id } = (await postTask(taskBody({ id: 'cat' }))).json<{ id: string }>();
+
+      const queued = await harness.app.inject({ method: 'GET', url: `/jobs/${id}` });
+      await harness.images.markProcessed(
+        { id, url: String(taskBody().url) },
+        { outcome: 'written', key: 'cat.jpg', location: '/data/cat.jpg', attempt: 1 },
+      );
+      const written = await harness.app.inject({ method: 'GET', url: `/jobs/${id}` });
+
+      assert.equal(queued.statusCode, 200);
+      assert.deepEqual(
+        [queued.json().state, queued.json().attempts, queued.json().error, queued.json().output],
+        ['queued', 0, null, null],
+      );
+      const record = written.json();
+      assert.deepEqual(
+        [record.id, record.state, record.attempts, record.output],
+        ['cat', 'written', 1, { key: 'cat.jpg', location: '/data/cat.jpg' }],
+      );
+      for (const field of ['createdAt', 'updatedAt', 'finishedAt']) assert.ok(!Number.isNaN(Date.parse(record[field])), field);
+    });
+
+    it('answers a failed job with its error code and message', async () => {
+      harness = httpAppWithFakes({ rows: 3 });
+      await harness.app.inject({ method: 'POST', url: '/enqueue?limit=3' });
+      await harness.images.markFailed({ id: '2', url: 'https://picsum.photos/seed/2/1024/768' }, { code: 'HTTP_404', message: 'GET answered 404' }, 1);
+
+      const response = await harness.app.inject({ method: 'GET', url: '/jobs/2' });
+
+      assert.deepEqual([response.json().state, response.json().error], ['failed', { code: 'HTTP_404', message: 'GET answered 404' }]);
+    });
+
+    it('answers 404 for an unknown id', async () => {
+      harness = httpAppWithFakes();
+
+      const response = await harness.app.inject({ method: 'GET', url: '/jobs/never-posted' });
+
+      assert.equal(response.statusCode, 404);
+      assert.equal(errorOf(response).error, 'NOT_FOUND');
+    });
+
+    it('answers 400 naming the id for an id outside the job id rules', async () => {
+      harness = httpAppWithFakes();
+
+      const response = await harness.app.inject({ method: 'GET', url: '/jobs/a.b' });
+
+      assert.equal(response.statusCode, 400);
+      assert.equal(errorOf(response).field, 'id');
+    });
+  });
+
   describe('error mapping', () => {
     it('answers 422 with the code and the message for a permanent failure', async () => {
       harness = httpAppWithFakes({ publisher: new PermanentlyRefusingPublisher() });

@@ -199,7 +199,7 @@ describe('processImage: idempotency and the images table', () => {
     });
   });
 
-  it('leaves the row alone for a /tasks job whose id equals a row id but whose URL differs', async () => {
+  it('marks the row with the job id, whatever URL the job carries', async () => {
     const row = jobOf({ id: '7' });
     const world = worldFor(row);
     const taskJob = jobOf({ id: '7', url: 'https://other.test/picture.jpg' });
@@ -208,7 +208,31 @@ describe('processImage: idempotency and the images table', () => {
     const result = await processImage(taskJob, world.deps, jobContext());
 
     assert.equal(result.outcome, 'written');
-    assert.equal(world.images.rows.get('7')?.processed, false);
+    assert.equal(world.images.rows.get('7')?.processed, true);
+  });
+
+  it('records the job as written, with its attempt and output', async () => {
+    const job = jobOf();
+    const world = worldFor(job);
+    world.fetcher.serve(job.url, await jpegOf(800, 600));
+
+    await processImage(job, world.deps, jobContext({ attempt: 2, isLastAttempt: false }));
+
+    const record = world.images.jobs.get('42');
+    assert.equal(record?.state, 'written');
+    assert.equal(record?.attempts, 2);
+    assert.deepEqual(record?.output, { key: '42.jpg', location: 'memory://42.jpg' });
+    assert.equal(record?.error, null);
+  });
+
+  it('records the job as skipped when its output already exists', async () => {
+    const job = jobOf();
+    const world = worldFor(job);
+    await world.store.putIfAbsent('42.jpg', await jpegOf(10, 10), 'image/jpeg');
+
+    await processImage(job, world.deps, jobContext());
+
+    assert.equal(world.images.jobs.get('42')?.state, 'skipped');
   });
 
   it('answers skipped when another worker wrote the key between exists and put', async () => {
@@ -284,6 +308,12 @@ describe('processImage: failures', () => {
     );
 
     assert.equal(world.images.rows.get('42')?.failure, undefined);
+    const record = world.images.jobs.get('42');
+    assert.deepEqual(
+      [record?.state, record?.attempts, record?.error],
+      ['queued', 2, { code: 'TIMEOUT', message: 'no answer within 30000 ms' }],
+      'the job records the attempt and why it will be retried',
+    );
   });
 
   it('marks the row failed on a transient failure on the last attempt', async () => {
@@ -297,6 +327,10 @@ describe('processImage: failures', () => {
     );
 
     assert.deepEqual(world.images.rows.get('42')?.failure, { code: 'TIMEOUT', message: 'no answer within 30000 ms' });
+    const record = world.images.jobs.get('42');
+    assert.equal(record?.state, 'failed');
+    assert.equal(record?.attempts, 5);
+    assert.deepEqual(record?.error, { code: 'TIMEOUT', message: 'no answer within 30000 ms' });
   });
 
   it('does not mark the row failed when the job is aborted on its last attempt', async () => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { InvalidInputError } from '#functions/errors.ts';
 import { deriveJobId } from '#functions/job.ts';
 import { task } from '#functions/task.ts';
+import { MemoryImagesRepo } from '#test/fakes/memory-images-repo.ts';
 import { MemoryPublisher } from '#test/fakes/memory-publisher.ts';
 
 const URL_OK = 'https://images.test/photos/cat.jpg';
@@ -16,7 +17,7 @@ describe('task', () => {
   it('publishes one job', async () => {
     const publisher = new MemoryPublisher();
 
-    await task(taskBody({ id: 'cat' }), { publisher });
+    await task(taskBody({ id: 'cat' }), { publisher, jobs: new MemoryImagesRepo() });
 
     assert.deepEqual(publisher.published, [{ id: 'cat', url: URL_OK, ops: ['thumbnail'] }]);
   });
@@ -24,7 +25,7 @@ describe('task', () => {
   it('derives the id from url and ops when absent, and returns it', async () => {
     const publisher = new MemoryPublisher();
 
-    const result = await task(taskBody(), { publisher });
+    const result = await task(taskBody(), { publisher, jobs: new MemoryImagesRepo() });
 
     assert.equal(result.id, deriveJobId(URL_OK, ['thumbnail']));
     assert.match(result.id, /^t-/);
@@ -34,8 +35,8 @@ describe('task', () => {
   it('derives the same id for the same task sent twice', async () => {
     const publisher = new MemoryPublisher();
 
-    const first = await task(taskBody(), { publisher });
-    const second = await task(taskBody({ ops: undefined }), { publisher });
+    const first = await task(taskBody(), { publisher, jobs: new MemoryImagesRepo() });
+    const second = await task(taskBody({ ops: undefined }), { publisher, jobs: new MemoryImagesRepo() });
 
     assert.equal(first.id, second.id);
   });
@@ -43,7 +44,7 @@ describe('task', () => {
   it('keeps a given id', async () => {
     const publisher = new MemoryPublisher();
 
-    const result = await task(taskBody({ id: 'order-17_large' }), { publisher });
+    const result = await task(taskBody({ id: 'order-17_large' }), { publisher, jobs: new MemoryImagesRepo() });
 
     assert.deepEqual(result, { id: 'order-17_large' });
     assert.equal(publisher.published[0]?.id, 'order-17_large');
@@ -58,7 +59,7 @@ describe('task', () => {
     it(`refuses ${what} before anything is published`, async () => {
       const publisher = new MemoryPublisher();
 
-      await assert.rejects(task(body, { publisher }), (error: unknown) => {
+      await assert.rejects(task(body, { publisher, jobs: new MemoryImagesRepo() }), (error: unknown) => {
         assert.ok(error instanceof InvalidInputError);
         assert.equal(error.field, field);
         return true;
@@ -67,10 +68,37 @@ describe('task', () => {
     });
   }
 
+  it('records the job as queued before it publishes it', async () => {
+    const jobs = new MemoryImagesRepo();
+    const seenAtPublish: unknown[] = [];
+    const publisher = new (class extends MemoryPublisher {
+      override async publish(published: Parameters<MemoryPublisher['publish']>[0]): Promise<void> {
+        seenAtPublish.push(jobs.jobs.get('cat')?.state);
+        await super.publish(published);
+      }
+    })();
+
+    await task(taskBody({ id: 'cat' }), { publisher, jobs });
+
+    assert.deepEqual(seenAtPublish, ['queued']);
+    const record = await jobs.findJob('cat');
+    assert.equal(record?.url, URL_OK);
+    assert.equal(record?.attempts, 0);
+  });
+
+  it('publishes nothing when the record cannot be written', async () => {
+    const publisher = new MemoryPublisher();
+    const jobs = new MemoryImagesRepo();
+    jobs.down = true;
+
+    await assert.rejects(task(taskBody(), { publisher, jobs }), { name: 'TransientError', code: 'DATABASE_UNAVAILABLE' });
+    assert.equal(publisher.published.length, 0);
+  });
+
   it('rethrows the publisher refusal as a TransientError', async () => {
     const publisher = new MemoryPublisher();
     publisher.refuse = true;
 
-    await assert.rejects(task(taskBody(), { publisher }), { name: 'TransientError' });
+    await assert.rejects(task(taskBody(), { publisher, jobs: new MemoryImagesRepo() }), { name: 'TransientError' });
   });
 });
