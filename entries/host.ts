@@ -54,7 +54,7 @@ await runEntry('host', async ({ config, log, shutdown }) => {
   shutdown.add('close resources', 'database', () => database.repo.close());
 
   const stats = new JobStats();
-  const worker = openHostWorker({ config, log, drainTimeoutMs: DRAIN_TIMEOUT_MS, onSettled: (event) => stats.record(event) });
+  const worker = openHostWorker({ config, log, drainTimeoutMs: DRAIN_TIMEOUT_MS, onSettled: (event) => stats.record(event), jobs: database.repo });
   shutdown.add('stop intake', 'worker intake', () => worker.stopIntake());
   shutdown.add('drain', 'running jobs', () => worker.drain());
   if (worker.queue === 'in-process') {
@@ -72,6 +72,8 @@ await runEntry('host', async ({ config, log, shutdown }) => {
       task: { publisher: worker.publisher, jobs: database.repo },
       healthz: { dependencies },
       jobs: database.repo,
+      deadLetters: worker.deadLetters,
+      queueMonitor: worker.queueMonitor,
       thumbnails: store,
       logger: log,
     },

@@ -1,10 +1,13 @@
-import type { JobPublisher, Logger } from '#functions/ports.ts';
+import type { DeadLetterQueue, JobPublisher, JobsRepo, Logger, QueueMonitor } from '#functions/ports.ts';
 import type { ProcessImageDeps } from '#functions/process-image.ts';
 import type { Config } from '#adapters/config.ts';
 import { AmqpConsumer } from '#adapters/amqp/amqp-consumer.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
+import { AmqpDeadLetters } from '#adapters/amqp/amqp-dead-letters.ts';
+import { CachedQueueMonitor } from '#adapters/amqp/cached-queue-monitor.ts';
 import { describeBroker } from '#adapters/amqp/connect.ts';
 import type { SettledJob } from '#adapters/jobs/dispatcher.ts';
+import { InProcessDeadLetters } from './in-process-dead-letters.ts';
 import { InProcessQueue } from './in-process-queue.ts';
 
 /** The local host's queue and its worker, whichever queue it is. */
@@ -12,6 +15,10 @@ export interface HostWorker {
   readonly publisher: JobPublisher;
   /** `in-process` or `rabbitmq`. */
   readonly queue: string;
+  /** The queue's depth and dead letters, for the status page. */
+  readonly queueMonitor: QueueMonitor;
+  /** `GET /dlq` and `POST /dlq/replay`. */
+  readonly deadLetters: DeadLetterQueue;
   start(deps: ProcessImageDeps): Promise<void>;
   stopIntake(): Promise<void>;
   /** Lets running jobs finish (up to the drain timeout) and stops consuming. */
@@ -28,6 +35,8 @@ export interface HostWorkerOptions {
   readonly log: Logger;
   readonly drainTimeoutMs: number;
   readonly onSettled: (event: SettledJob) => void;
+  /** Whose failed marks a replay clears. */
+  readonly jobs: Pick<JobsRepo, 'clearFailed'>;
 }
 
 /** RabbitMQ when `RABBIT_URL` is set, else an in-process queue with the broker's semantics. */
@@ -35,7 +44,7 @@ export function openHostWorker(options: HostWorkerOptions): HostWorker {
   return options.config.rabbitUrl ? rabbitWorker(options.config.rabbitUrl, options) : inProcessWorker(options);
 }
 
-function inProcessWorker({ config, log, drainTimeoutMs, onSettled }: HostWorkerOptions): HostWorker {
+function inProcessWorker({ config, log, drainTimeoutMs, onSettled, jobs }: HostWorkerOptions): HostWorker {
   const queue = new InProcessQueue({
     destination: { exchange: config.exchange, routingKey: config.routingKey },
     prefetch: config.prefetch,
@@ -46,9 +55,12 @@ function inProcessWorker({ config, log, drainTimeoutMs, onSettled }: HostWorkerO
     log,
     onSettled,
   });
+  const deadLetters = new InProcessDeadLetters(queue, jobs);
   return {
     publisher: queue,
     queue: 'in-process',
+    queueMonitor: deadLetters,
+    deadLetters,
     async start(deps) {
       queue.consume(deps);
     },
@@ -71,12 +83,15 @@ function inProcessWorker({ config, log, drainTimeoutMs, onSettled }: HostWorkerO
   };
 }
 
-function rabbitWorker(url: string, { config, log, drainTimeoutMs, onSettled }: HostWorkerOptions): HostWorker {
+function rabbitWorker(url: string, { config, log, drainTimeoutMs, onSettled, jobs }: HostWorkerOptions): HostWorker {
   const publisher = new AmqpPublisher({ url, config, log, connectionName: 'imgpipe host publisher' });
+  const deadLetters = new AmqpDeadLetters({ url, config, jobs, connectionName: 'imgpipe host dlq' });
   let consumer: AmqpConsumer | undefined;
   return {
     publisher,
     queue: 'rabbitmq',
+    queueMonitor: new CachedQueueMonitor(() => deadLetters.queueStats()),
+    deadLetters,
     async start(deps) {
       consumer = new AmqpConsumer({ url, config, deps, log, drainTimeoutMs, onSettled, connectionName: 'imgpipe host worker' });
       await consumer.start();

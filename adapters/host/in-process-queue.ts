@@ -103,6 +103,23 @@ export class InProcessQueue implements JobPublisher {
     this.#feed();
   }
 
+  /**
+   * Takes these dead letters out of {@link deadLetters} and queues them again
+   * as fresh messages: the failure headers (`x-attempts`, `x-error-*`) are
+   * dropped, so each job gets its full attempts.
+   */
+  replay(letters: readonly DeadLetter[]): void {
+    if (this.#stopped) throw new TransientError('QUEUE_CLOSED', 'the in-process queue is shut down');
+    for (const letter of letters) {
+      const index = this.deadLetters.indexOf(letter);
+      if (index === -1) continue;
+      this.deadLetters.splice(index, 1);
+      const headers = Object.fromEntries(Object.entries(letter.headers).filter(([name]) => !/^x-(attempts$|error-)/.test(name)));
+      this.#ready.push({ body: letter.body, headers, messageId: letter.messageId, attempt: 1 });
+    }
+    this.#feed();
+  }
+
   async ping(): Promise<void> {
     if (this.#stopped) throw new TransientError('QUEUE_CLOSED', 'the in-process queue is shut down');
   }
