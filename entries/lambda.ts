@@ -21,6 +21,8 @@ async function compose(): Promise<LambdaHandler> {
   let api: Awaited<ReturnType<typeof composeApi>>;
   try {
     api = await composeApi(config, log, shutdown);
+    // A plugin that fails to load fails the composition, so the next invocation composes afresh.
+    await api.app.ready();
   } catch (error) {
     await shutdown.close('startup failed');
     throw error;
