@@ -18,6 +18,8 @@ export interface Config {
   readonly concurrency: number;
   readonly prefetch: number;
   readonly maxAttempts: number;
+  /** Deliveries that ended unsettled (a crash, a cut connection, a release) before a message is dead-lettered as poison. */
+  readonly maxDeliveries: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
@@ -55,6 +57,12 @@ export interface Config {
    */
   readonly picsumFromOwnSamples: boolean;
   readonly logLevel: string;
+  /**
+   * Test-only (`IMGPIPE_TEST_CRASH_ON_URL`): the worker process dies hard when
+   * it is about to fetch exactly this URL, so tests can make a poison message.
+   * Unset by default; no request can set it.
+   */
+  readonly testCrashOnUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +71,9 @@ export class ConfigError extends Error {
     super(`${variable}: ${problem}`);
   }
 }
+
+/** The broker's own delivery limit on `QUEUE` (`x-delivery-limit`), a backstop above `MAX_DELIVERIES`. */
+export const DELIVERY_LIMIT = 20;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -94,6 +105,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
     concurrency: read.int('CONCURRENCY', 8, 1, 1024),
     prefetch: read.int('PREFETCH', 16, 1, 65_535),
     maxAttempts: read.int('MAX_ATTEMPTS', 5, 1, 100),
+    maxDeliveries: read.int('MAX_DELIVERIES', 5, 1, DELIVERY_LIMIT),
     retryBaseMs: read.int('RETRY_BASE_MS', 1000, 1, 86_400_000),
     retryMaxMs: read.int('RETRY_MAX_MS', 60_000, 1, 86_400_000),
     thumbnailSize: read.int('THUMBNAIL_SIZE', 400, 1, 10_000),
@@ -127,6 +139,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
     },
     picsumFromOwnSamples: isHost && read.optional('PICSUM_URL') === undefined,
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    testCrashOnUrl: read.optional('IMGPIPE_TEST_CRASH_ON_URL'),
   } satisfies Config);
 }
 

@@ -8,9 +8,10 @@ import type { Logger } from '#functions/ports.ts';
 import type { ProcessImageDeps } from '#functions/process-image.ts';
 import { connectAmqp, describeBroker } from './connect.ts';
 import { ConfirmedChannel } from './confirmed-channel.ts';
+import { deliveryCountOf } from './delivery-count.ts';
 import { assertTopology, retryQueueArguments, retryQueueName, type TopologyConfig } from './topology.ts';
 
-export type AmqpConsumerConfig = TopologyConfig & Pick<Config, 'prefetch' | 'concurrency'>;
+export type AmqpConsumerConfig = TopologyConfig & Pick<Config, 'prefetch' | 'concurrency'> & Partial<Pick<Config, 'maxDeliveries'>>;
 
 export interface AmqpConsumerOptions {
   /** `RABBIT_URL`. */
@@ -194,7 +195,7 @@ export class AmqpConsumer {
       const channel = await connection.createChannel();
       channel.on('error', () => {});
       const publisher = new ConfirmedChannel(await connection.createConfirmChannel());
-      const topology = await assertTopology(channel, config);
+      const topology = await assertTopology(connection, config, log);
       await channel.prefetch(config.prefetch);
       const session: Session = {
         connection,
@@ -267,10 +268,11 @@ export class AmqpConsumer {
     let settlement: Settlement;
     try {
       settlement = await runJob(
-        { body: message.content, headers: message.properties.headers, messageId: message.properties.messageId as string | undefined, attempt },
+        { body: message.content, headers: message.properties.headers, messageId: message.properties.messageId as string | undefined, attempt, deliveryCount: deliveryCountOf(message.properties.headers) },
         deps,
         {
           maxAttempts: config.maxAttempts,
+          maxDeliveries: config.maxDeliveries,
           retryBaseMs: config.retryBaseMs,
           retryMaxMs: config.retryMaxMs,
           destination: { exchange: config.exchange, routingKey: config.routingKey },
