@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '#adapters/config.ts';
@@ -83,6 +86,19 @@ describe('FsStore on a directory', () => {
     assert.deepEqual(await readdir(dir), [fresh]);
   });
 
+  it('removes at once a fresh temp file whose writer on this host is gone, and keeps a live writer\'s', async () => {
+    const dir = await aDir();
+    const exited = spawn(process.execPath, ['-e', '']);
+    await once(exited, 'exit');
+    const orphan = writerTempName(aKey(), exited.pid!);
+    const live = writerTempName(aKey(), process.ppid);
+    for (const name of [orphan, live]) await writeFile(join(dir, name), aPayload(1).subarray(0, 100));
+
+    await FsStore.open(dir, new MemoryLogger());
+
+    assert.deepEqual(await readdir(dir), [live]);
+  });
+
   it('shows readers only <id>.jpg outputs and dot-prefixed temps while puts run, and only outputs after', async () => {
     const dir = await aDir();
     const store = await FsStore.open(dir, new MemoryLogger());
@@ -157,7 +173,13 @@ describe('FsStore on a file instead of a directory', () => {
   });
 });
 
-/** The name FsStore gives its temp files: `.<key>.<16 hex>.tmp`. */
+/** A temp file of a process on this host, named as FsStore names its own. */
+function writerTempName(key: string, pid: number): string {
+  const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+  return `.${key}.${host}-${pid}-0badc0de.0123456789abcdef.tmp`;
+}
+
+/** The name FsStore gave its temp files before they named their writer: `.<key>.<16 hex>.tmp`. */
 function tempName(key: string): string {
   return `.${key}.0123456789abcdef.tmp`;
 }
