@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
@@ -102,17 +102,38 @@ export async function publishJobs(url: string, jobs: readonly Job[]): Promise<vo
   }
 }
 
+/** Where a worker's outputs land, as the checks read them. */
+export interface Outputs {
+  /** Output keys (`<id>.jpg`). */
+  keys(): Promise<string[]>;
+  read(key: string): Promise<Uint8Array>;
+  /** Anything a writer left behind besides outputs (temp files), where a store has such things. */
+  leftovers?(): Promise<string[]>;
+}
+
 /** The `<id>.jpg` outputs in the data directory. */
 export async function outputsIn(dataDir: string): Promise<string[]> {
   return (await readdir(dataDir)).filter((name) => name.endsWith('.jpg'));
 }
 
+export function directoryOutputs(dataDir: string): Outputs {
+  return {
+    keys: () => outputsIn(dataDir),
+    read: (key) => readFile(join(dataDir, key)),
+    leftovers: async () => (await readdir(dataDir)).filter((name) => name.endsWith('.tmp')),
+  };
+}
+
 export async function waitForOutputs(dataDir: string, count: number, timeoutMs = 120_000): Promise<void> {
-  await waitUntil(`${count} outputs`, async () => (await outputsIn(dataDir)).length >= count, timeoutMs, 20);
+  await waitForKeys(directoryOutputs(dataDir), count, timeoutMs);
+}
+
+async function waitForKeys(outputs: Outputs, count: number, timeoutMs = 120_000): Promise<void> {
+  await waitUntil(`${count} outputs`, async () => (await outputs.keys()).length >= count, timeoutMs, 50);
 }
 
 /** Asserts that `image` decodes completely as a JPEG thumbnail. */
-export async function assertWholeThumbnail(image: string | Uint8Array, what: string): Promise<void> {
+async function assertWholeThumbnail(image: Uint8Array, what: string): Promise<void> {
   const { info } = await sharp(image).raw().toBuffer({ resolveWithObject: true }).catch((error: unknown) => {
     throw new assert.AssertionError({ message: `${what} does not decode: ${String(error)}` });
   });
@@ -145,20 +166,19 @@ export async function drainDeadLetters(url: string): Promise<Map<string, string>
 export async function expectEveryJobEnded(
   world: FaultWorld,
   jobs: readonly Job[],
-  deadLettered: ReadonlyMap<string, string> = new Map(),
+  { deadLettered = new Map(), outputs = directoryOutputs(world.dataDir) }: { deadLettered?: ReadonlyMap<string, string>; outputs?: Outputs } = {},
 ): Promise<void> {
   const written = jobs.filter((job) => !deadLettered.has(job.id)).map((job) => job.id);
-  await waitForOutputs(world.dataDir, written.length);
+  await waitForKeys(outputs, written.length);
   const ids = written.filter((id) => /^\d+$/.test(id)).map(Number);
   await waitUntil('every written row processed', async () => {
     const [row] = await world.database.query<{ n: string }>('SELECT count(*) AS n FROM images WHERE processed AND id = ANY($1)', [ids]);
     return Number(row!.n) === ids.length;
   });
 
-  const names = await readdir(world.dataDir);
-  assert.deepEqual(names.filter((name) => name.endsWith('.tmp')), [], 'temp files left in the data directory');
-  assert.deepEqual((await outputsIn(world.dataDir)).sort(), written.map((id) => `${id}.jpg`).sort());
-  for (const id of written) await assertWholeThumbnail(join(world.dataDir, `${id}.jpg`), `${id}.jpg`);
+  if (outputs.leftovers) assert.deepEqual(await outputs.leftovers(), [], 'temp files left behind');
+  assert.deepEqual((await outputs.keys()).sort(), written.map((id) => `${id}.jpg`).sort());
+  for (const id of written) await assertWholeThumbnail(await outputs.read(`${id}.jpg`), `${id}.jpg`);
   assert.deepEqual(await drainDeadLetters(world.vhost.url), deadLettered);
   await expectQueueEmpty(world.vhost.url);
 }
