@@ -67,17 +67,14 @@ export async function startWorker(env: Record<string, string>): Promise<Worker> 
   return Object.assign(process, { metricsPort, healthz });
 }
 
-/**
- * Points rows 1..`count` of the seed table at the image source (`heldIds` at
- * its gate) and returns their jobs, marked enqueued as `/enqueue` does.
- */
+/** Points rows 1..`count` of the seed table at the image source (`heldIds` at its gate) and returns their jobs. */
 export async function tableJobs(world: FaultWorld, count: number, heldIds: ReadonlySet<string> = new Set()): Promise<Job[]> {
   const jobs = Array.from({ length: count }, (_, index): Job => {
     const id = String(index + 1);
     return { id, url: heldIds.has(id) ? world.source.heldUrl(id) : world.source.imageUrl(id), ops: ['thumbnail'] };
   });
   await world.database.query(
-    `UPDATE images SET url = job.url, enqueued_at = now()
+    `UPDATE images SET url = job.url
        FROM unnest($1::bigint[], $2::text[]) AS job(id, url) WHERE images.id = job.id`,
     [jobs.map((job) => job.id), jobs.map((job) => job.url)],
   );
@@ -168,7 +165,17 @@ export async function expectEveryJobEnded(
   jobs: readonly Job[],
   { deadLettered = new Map(), outputs = directoryOutputs(world.dataDir) }: { deadLettered?: ReadonlyMap<string, string>; outputs?: Outputs } = {},
 ): Promise<void> {
-  const written = jobs.filter((job) => !deadLettered.has(job.id)).map((job) => job.id);
+  await expectWritten(world, jobs.filter((job) => !deadLettered.has(job.id)), outputs);
+  assert.deepEqual(await drainDeadLetters(world.vhost.url), deadLettered);
+  await expectQueueEmpty(world.vhost.url);
+}
+
+/**
+ * Waits until every job's output exists, then asserts that these are all the
+ * outputs, each a whole JPEG, every table job's row processed, and no temp file left.
+ */
+export async function expectWritten(world: FaultWorld, jobs: readonly Job[], outputs = directoryOutputs(world.dataDir)): Promise<void> {
+  const written = jobs.map((job) => job.id);
   await waitForKeys(outputs, written.length);
   const ids = written.filter((id) => /^\d+$/.test(id)).map(Number);
   await waitUntil('every written row processed', async () => {
@@ -179,8 +186,6 @@ export async function expectEveryJobEnded(
   if (outputs.leftovers) assert.deepEqual(await outputs.leftovers(), [], 'temp files left behind');
   assert.deepEqual((await outputs.keys()).sort(), written.map((id) => `${id}.jpg`).sort());
   for (const id of written) await assertWholeThumbnail(await outputs.read(`${id}.jpg`), `${id}.jpg`);
-  assert.deepEqual(await drainDeadLetters(world.vhost.url), deadLettered);
-  await expectQueueEmpty(world.vhost.url);
 }
 
 export async function expectQueueEmpty(url: string): Promise<void> {
