@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import amqp from 'amqplib';
+import { waitUntil } from '#test/support/wait-until.ts';
 import {
   expectEveryJobEnded,
   outputsIn,
@@ -37,10 +39,12 @@ describe('fault: SIGTERM with jobs in flight', () => {
     workers.push(first);
     await publishJobs(world.vhost.url, jobs);
     await world.source.waitForHeld(HELD.size);
+    await waitUntil('the prefetch filled', async () => (await readyInQueue(world.vhost.url)) === JOBS - 2 * CONCURRENCY, 60_000, 20);
 
     const exited = once(first.child, 'exit');
     first.child.kill('SIGTERM');
-    await first.waitForLine((line) => line.msg === 'waiting for running jobs' && line.running === CONCURRENCY);
+    // The prefetched jobs not started yet go back to the queue at once; the running ones stay.
+    await waitUntil('the jobs not started handed back', async () => (await readyInQueue(world.vhost.url)) === JOBS - HELD.size, 60_000, 20);
     world.source.open();
     const [code] = (await exited) as [number | null];
 
@@ -51,3 +55,12 @@ describe('fault: SIGTERM with jobs in flight', () => {
     await expectEveryJobEnded(world, jobs);
   });
 });
+
+async function readyInQueue(url: string): Promise<number> {
+  const connection = await amqp.connect(url);
+  try {
+    return (await (await connection.createChannel()).checkQueue('images.q')).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
