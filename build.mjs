@@ -3,10 +3,10 @@
 import { build } from 'esbuild';
 
 const entryPoints = {
-  http: 'adapters/http/server.ts',
-  worker: 'adapters/amqp/worker.ts',
-  host: 'adapters/host/host.ts',
-  lambda: 'adapters/http/lambda.ts',
+  http: 'entries/http.ts',
+  worker: 'entries/worker.ts',
+  host: 'entries/host.ts',
+  lambda: 'entries/lambda.ts',
 };
 
 await build({

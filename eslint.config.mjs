@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// DESIGN.md's boundary: functions/ holds business logic only. It may use sharp
+// The functions/ boundary (docs/architecture.md): business logic only. It may use sharp
 // (the transform itself) and the OpenTelemetry API, never an I/O library or an adapter.
 const IO_LIBRARIES = [
   'pg', 'pg-*', '@electric-sql/*', 'amqplib', 'amqplib/*', 'fastify', 'fastify/*', '@fastify/*',
@@ -26,7 +26,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
-          { group: IO_LIBRARIES, message: 'functions/ must not import I/O libraries (DESIGN.md): take a port instead.' },
+          { group: IO_LIBRARIES, message: 'functions/ must not import I/O libraries (docs/architecture.md): take a port instead.' },
           { regex: '^#adapters/|(^|/)adapters/', message: 'functions/ must not import adapters.' },
         ],
       }],
@@ -40,6 +40,6 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', URL: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', URL: 'readonly' } },
   },
 );

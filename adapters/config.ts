@@ -24,7 +24,7 @@ export interface Config {
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
   readonly maxInputPixels: number;
-  readonly storage: 'fs' | 'minio';
+  readonly storage: 'fs' | 's3';
   readonly dataDir: string;
   readonly s3: {
     readonly endpoint: string | undefined;
@@ -42,6 +42,8 @@ export interface Config {
   };
   readonly host: string;
   readonly port: number;
+  /** The key every api route but `/healthz` asks for; undefined leaves the api open. */
+  readonly apiKey: string | undefined;
   readonly metricsPort: number;
   readonly fetch: {
     readonly timeoutMs: number;
@@ -75,20 +77,28 @@ export class ConfigError extends Error {
 /** The broker's own delivery limit on `QUEUE` (`x-delivery-limit`), a backstop above `MAX_DELIVERIES`. */
 export const DELIVERY_LIMIT = 20;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** A setting the entry cannot run without (optional only for the local host), or a `ConfigError` naming it. */
-export function required(value: string | undefined, variable: string, entry: Entry): string {
-  if (value === undefined) throw new ConfigError(variable, `is required by the ${entry}`);
-  return value;
+/** The api and the worker cannot run without a broker and a database; both URLs have a default. */
+interface ServiceConnections {
+  readonly rabbitUrl: string;
+  readonly databaseUrl: string;
 }
+
+/** One entry's config: the local host may embed its broker and database, the api and the worker never do. */
+export type EntryConfig<E extends Entry> = Config & { readonly entry: E } & (E extends 'host' ? unknown : ServiceConnections);
+export type ApiConfig = EntryConfig<'api'>;
+export type WorkerConfig = EntryConfig<'worker'>;
+export type HostConfig = EntryConfig<'host'>;
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 const SERVICE_NAMES: Record<Entry, string> = { api: 'api', worker: 'worker', host: 'imgpipe-host' };
 
-export function loadConfig(env: Env, entry: Entry): Config {
+export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> {
   const read = reader(env);
   const isHost = entry === 'host';
-  const storage = read.oneOf('STORAGE', ['fs', 'minio'] as const, 'fs');
+  // `minio` is the S3 store's older name, kept as an alias: deployment files use it.
+  const storage = read.oneOf('STORAGE', ['fs', 's3', 'minio'] as const, 'fs') === 'fs' ? 'fs' : 's3';
+  // The cast holds: only the host leaves the broker and database URLs unset, the other entries have defaults.
   return deepFreeze({
     entry,
     rabbitUrl: read.url('RABBIT_URL', isHost ? undefined : 'amqp://guest:guest@rabbitmq:5672/', ['amqp:', 'amqps:']),
@@ -128,6 +138,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
     // A laptop's local host listens on loopback unless told otherwise.
     host: read.string('HOST', isHost ? '127.0.0.1' : '0.0.0.0'),
     port: read.int('PORT', 8000, 0, 65_535),
+    apiKey: read.optional('API_KEY'),
     metricsPort: read.int('METRICS_PORT', 9464, 0, 65_535),
     fetch: {
       timeoutMs: read.int('FETCH_TIMEOUT_MS', 30_000, 1, 3_600_000),
@@ -140,7 +151,7 @@ export function loadConfig(env: Env, entry: Entry): Config {
     picsumFromOwnSamples: isHost && read.optional('PICSUM_URL') === undefined,
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     testCrashOnUrl: read.optional('IMGPIPE_TEST_CRASH_ON_URL'),
-  } satisfies Config);
+  } satisfies Config) as EntryConfig<E>;
 }
 
 /**

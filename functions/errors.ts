@@ -1,10 +1,10 @@
 /**
- * The three kinds of failure every adapter maps (DESIGN.md, "Errors"):
+ * The three kinds of failure every adapter maps (docs/architecture.md, "Errors"):
  *
  * | kind        | HTTP | worker                                   |
  * | ----------- | ---- | ---------------------------------------- |
  * | `invalid`   | 400  | dead-letter, never retried                |
- * | `permanent` | 4xx  | dead-letter, never retried                |
+ * | `permanent` | 422  | dead-letter, never retried                |
  * | `transient` | 503  | retried later, dead-lettered when spent   |
  *
  * Classify with {@link errorKind}, which looks at `name` (it survives bundling)

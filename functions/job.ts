@@ -3,7 +3,7 @@ import { InvalidInputError } from './errors.ts';
 import { DEFAULT_OPS, isKnownOp, type Op } from './ops.ts';
 
 /**
- * One unit of work, as it travels in a message body (DESIGN.md, "Job message"):
+ * One unit of work, as it travels in a message body (docs/architecture.md, "The job message"):
  *
  * ```json
  * { "id": "42", "url": "https://picsum.photos/seed/42/1024/768", "ops": ["thumbnail"] }

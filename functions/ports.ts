@@ -1,7 +1,9 @@
 /**
  * The ports the handlers need. Each contract lives here, beside its interface;
- * implementations live in `adapters/`, in-memory fakes in `test/fakes/`, and one
- * conformance suite per port runs against all of them.
+ * implementations live in `adapters/`, in-memory fakes in `test/fakes/`. The
+ * two stateful ports, `ImageStore` and `ImagesRepo`, each have one conformance
+ * suite (`test/conformance/`) that runs against every implementation and its
+ * fake; the others are tested per implementation.
  */
 import type { Job } from './job.ts';
 
@@ -79,11 +81,12 @@ export interface FailureReason {
  *   processed, failed, nor already enqueued, in id order, hands them to
  *   `publish`, and marks them enqueued only if `publish` resolves, in one
  *   transaction: concurrent callers never pick the same row, and a publish that
- *   fails leaves the rows to be picked again;
+ *   fails leaves the rows to be picked again and its error is rethrown as it is;
  * - `markProcessed` and `markFailed` touch only a row whose id and URL both match
  *   the job (a `/tasks` job whose id happens to equal a row id leaves it alone);
  *   `markProcessed` also clears an earlier failure (a replayed dead letter);
- * - `ping` fails when the database cannot be reached.
+ * - `ping` fails when the database cannot be reached; so does every other call,
+ *   with a `TransientError` (`DATABASE_UNAVAILABLE`), before `publish` is called.
  */
 export interface ImagesRepo {
   enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number>;

@@ -1,37 +1,46 @@
 // `npm run demo`: thumbnails for the 300 seed rows, offline, with nothing but Node.
 // Builds dist/ when it is missing or stale, starts the local function host
-// (embedded database, in-process queue, built-in sample images) on a random
-// port, enqueues every row, follows the host's per-job log lines with a
-// progress bar, stops the host and prints a summary. Exits 0 only when all 300
-// thumbnails are there: written now, or skipped because a run before wrote them.
+// (embedded database kept in DATA_DIR, in-process queue, built-in sample
+// images) on a random port, enqueues every pending row, follows the host's
+// counters (`GET /stats`) with a progress bar, stops the host and prints a
+// summary. Exits 0 only when all 300 thumbnails are there.
+//
+// The embedded database remembers what is done: a second run finds the rows
+// processed and says so. `npm run demo -- --fresh` deletes the database and
+// the seed thumbnails first and starts over.
 //
 // DATA_DIR (default ./data) says where the thumbnails go; the host's log is
 // written to DATA_DIR/host.log and only its errors reach the terminal.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HOST_BUNDLE = join(ROOT, 'dist', 'host.mjs');
 const ROWS = 300;
+const SEED_THUMBNAIL = /^\d+\.jpg$/;
 const READY_TIMEOUT_MS = 60_000;
 const RUN_TIMEOUT_MS = 5 * 60_000;
 const STOP_TIMEOUT_MS = 30_000;
+const STATS_INTERVAL_MS = 200;
 const SHOWN_FAILURES = 5;
 
+const { values: flags } = parseArgs({ options: { fresh: { type: 'boolean', default: false } } });
 const wallStarted = Date.now();
 const dataDir = resolve(process.env.DATA_DIR?.trim() || join(ROOT, 'data'));
-mkdirSync(dataDir, { recursive: true });
+const databaseDir = join(dataDir, '.embedded-db');
 const logPath = join(dataDir, 'host.log');
+if (flags.fresh) startOver();
+mkdirSync(dataDir, { recursive: true });
 
 buildIfStale();
 
-const counts = { written: 0, skipped: 0, deadLettered: 0 };
-const failures = [];
 const progress = makeProgress();
 const host = startHost();
 
@@ -49,22 +58,21 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 let exitCode = 1;
 try {
   const ready = await host.waitForReady(READY_TIMEOUT_MS);
-  const startupMs = Date.now() - wallStarted;
-  console.log(`host ready at ${ready.url} in ${seconds(startupMs)} (log: ${logPath})`);
+  console.log(`host ready at ${ready.url} in ${seconds(Date.now() - wallStarted)} (log: ${logPath})`);
 
   const enqueueStarted = Date.now();
   const response = await fetch(`${ready.url}/enqueue?limit=${ROWS}`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
   if (!response.ok) throw new Error(`POST /enqueue answered ${response.status}: ${await response.text()}`);
   const { enqueued } = await response.json();
-  console.log(`enqueued ${enqueued} jobs`);
+  console.log(enqueued === 0 ? 'no pending rows: every seed row is already processed' : `enqueued ${enqueued} jobs`);
 
   progress.start(enqueued);
-  await host.waitForSettled(enqueued, RUN_TIMEOUT_MS);
+  const stats = await followStats(ready.url, enqueued);
   const elapsedMs = Date.now() - enqueueStarted;
   progress.stop();
 
   const stopCode = await host.stop();
-  exitCode = summarize({ enqueued, elapsedMs, stopCode });
+  exitCode = summarize({ enqueued, stats, elapsedMs, stopCode });
 } catch (error) {
   progress.stop();
   if (!interrupted) {
@@ -76,9 +84,16 @@ try {
 }
 process.exit(exitCode);
 
+function startOver() {
+  rmSync(databaseDir, { recursive: true, force: true });
+  if (!existsSync(dataDir)) return;
+  for (const name of readdirSync(dataDir)) if (SEED_THUMBNAIL.test(name)) rmSync(join(dataDir, name));
+  console.log(`--fresh: removed the embedded database and the seed thumbnails in ${dataDir}`);
+}
+
 function buildIfStale() {
   const builtAt = existsSync(HOST_BUNDLE) ? statSync(HOST_BUNDLE).mtimeMs : 0;
-  const sources = [join(ROOT, 'build.mjs'), join(ROOT, 'package.json'), ...listFiles(join(ROOT, 'functions')), ...listFiles(join(ROOT, 'adapters'))];
+  const sources = [join(ROOT, 'build.mjs'), join(ROOT, 'package.json'), ...['functions', 'adapters', 'entries'].flatMap((dir) => listFiles(join(ROOT, dir)))];
   if (sources.every((file) => statSync(file).mtimeMs <= builtAt)) return;
   console.log(builtAt === 0 ? 'building dist/ …' : 'sources changed, rebuilding dist/ …');
   const result = spawnSync(process.execPath, ['build.mjs'], { cwd: ROOT, stdio: 'inherit' });
@@ -95,77 +110,72 @@ function listFiles(dir) {
   });
 }
 
+/** Polls the host's counters until `total` jobs have settled; shows progress and new failures on the way. */
+async function followStats(url, total) {
+  const deadline = Date.now() + RUN_TIMEOUT_MS;
+  let shownFailures = 0;
+  for (;;) {
+    const response = await fetch(`${url}/stats`, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`GET /stats answered ${response.status}`);
+    const stats = await response.json();
+    const fresh = stats.recentFailures.slice(0, Math.max(0, stats.outcomes['dead-lettered'] - shownFailures)).reverse();
+    for (const failure of fresh) {
+      shownFailures += 1;
+      if (shownFailures <= SHOWN_FAILURES) progress.log(`dead-lettered job ${failure.jobId}: ${failure.code} ${failure.reason}`);
+      else if (shownFailures === SHOWN_FAILURES + 1) progress.log(`more jobs dead-lettered; see ${logPath}`);
+    }
+    progress.update(stats.settled, stats.outcomes);
+    if (stats.settled >= total) return stats;
+    if (Date.now() > deadline) throw new Error(`timed out after ${seconds(RUN_TIMEOUT_MS)} with ${stats.settled} of ${total} jobs settled`);
+    await sleep(STATS_INTERVAL_MS);
+    if (host.exit) throw new Error(`the host exited (${host.exit.signal ?? `code ${host.exit.code}`}) with ${stats.settled} of ${total} jobs settled`);
+  }
+}
+
 function startHost() {
   const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, STORAGE: 'fs' };
   delete env.DATABASE_URL;
   delete env.RABBIT_URL;
-  // The progress bar counts the host's per-job `info` lines.
+  // The `host ready` line carries the URL.
   if (['warn', 'error', 'fatal', 'silent'].includes(env.LOG_LEVEL ?? '')) env.LOG_LEVEL = 'info';
 
   const log = createWriteStream(logPath, { flags: 'w' });
-  const child = spawn(process.execPath, ['--enable-source-maps', HOST_BUNDLE], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, ['--enable-source-maps', HOST_BUNDLE], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   // 'close', not 'exit': every line the host wrote has been read by then.
   const exited = once(child, 'close').then(([code, signal]) => ({ code, signal }));
   let stopping;
-  const watchers = new Set();
-  let ready;
-  let settled = 0;
-
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    log.write(`${text}\n`);
-    const line = parseLine(text);
-    if (line.msg === 'host ready') ready = line;
-    if (line.msg === 'job done' && (line.outcome === 'written' || line.outcome === 'skipped')) {
-      counts[line.outcome] += 1;
-      settled += 1;
-      progress.update(settled);
-    } else if (line.msg === 'job dead-lettered') {
-      counts.deadLettered += 1;
-      settled += 1;
-      failures.push(line);
-      if (failures.length <= SHOWN_FAILURES) progress.log(`dead-lettered job ${line.jobId}: ${line.code} ${line.reason}`);
-      else if (failures.length === SHOWN_FAILURES + 1) progress.log(`more jobs dead-lettered; see ${logPath}`);
-      progress.update(settled);
-    } else if (typeof line.level === 'number' && line.level >= 50) {
-      progress.log(`host error: ${line.msg ?? text}${line.err ? ` (${typeof line.err === 'string' ? line.err : JSON.stringify(line.err)})` : ''}`);
-    }
-    for (const watch of watchers) watch();
+  const ready = new Promise((resolveReady, reject) => {
+    exited.then(({ code, signal }) => reject(new Error(`the host exited (${signal ?? `code ${code}`}) before it was ready`)));
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      log.write(`${text}\n`);
+      const line = parseLine(text);
+      if (line.msg === 'host ready') resolveReady(line);
+      else if (typeof line.level === 'number' && line.level >= 50) {
+        progress.log(`host error: ${line.msg ?? text}${line.err ? ` (${typeof line.err === 'string' ? line.err : JSON.stringify(line.err)})` : ''}`);
+      }
+    });
   });
+  ready.catch(() => {});
   createInterface({ input: child.stderr }).on('line', (text) => {
     log.write(`${text}\n`);
     progress.log(`host: ${text}`);
   });
 
-  function waitFor(what, isDone, timeoutMs) {
-    return new Promise((resolvePromise, reject) => {
-      const check = () => {
-        const value = isDone();
-        if (value) finish(() => resolvePromise(value));
-      };
-      const onExit = ({ code, signal }) =>
-        finish(() => reject(new Error(`the host exited (${signal ?? `code ${code}`}) while waiting for ${what}`)));
-      const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${seconds(timeoutMs)} waiting for ${what}`))), timeoutMs);
-      let done = false;
-      const finish = (settle) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        watchers.delete(check);
-        settle();
-      };
-      watchers.add(check);
-      exited.then(onExit);
-      check();
-    });
-  }
-
-  return {
-    waitForReady: (timeoutMs) => waitFor('the host to be ready', () => ready, timeoutMs),
-    waitForSettled: (total, timeoutMs) => waitFor(`${total} jobs to settle`, () => settled >= total, timeoutMs),
+  const handle = {
+    /** Set once the host has exited. */
+    exit: undefined,
+    async waitForReady(timeoutMs) {
+      const timer = new AbortController();
+      const timedOut = sleep(timeoutMs, undefined, { signal: timer.signal }).then(() => {
+        throw new Error(`the host was not ready after ${seconds(timeoutMs)}`);
+      });
+      try {
+        return await Promise.race([ready, timedOut]);
+      } finally {
+        timer.abort();
+        timedOut.catch(() => {});
+      }
+    },
     stop() {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
@@ -181,6 +191,8 @@ function startHost() {
       return stopping;
     },
   };
+  exited.then((exit) => (handle.exit = exit));
+  return handle;
 }
 
 function parseLine(text) {
@@ -194,18 +206,16 @@ function parseLine(text) {
 
 /** A bar on a terminal; elsewhere (CI, a test) one line every ~10 %. */
 function makeProgress() {
+  const describe = (outcomes) => `${outcomes.written} written, ${outcomes.skipped} skipped, ${outcomes['dead-lettered']} dead-lettered`;
   if (process.stderr.isTTY) {
-    const bars = new cliProgress.MultiBar(
-      { format: ' {bar} {percentage}% | {value}/{total} jobs | {written} written, {skipped} skipped, {deadLettered} dead-lettered', hideCursor: true },
-      cliProgress.Presets.shades_classic,
-    );
+    const bars = new cliProgress.MultiBar({ format: ' {bar} {percentage}% | {value}/{total} jobs | {outcomes}', hideCursor: true }, cliProgress.Presets.shades_classic);
     let bar;
     return {
       start(total) {
-        bar = bars.create(total, 0, { ...counts });
+        if (total > 0) bar = bars.create(total, 0, { outcomes: '' });
       },
-      update(value) {
-        bar?.update(value, { ...counts });
+      update(value, outcomes) {
+        bar?.update(value, { outcomes: describe(outcomes) });
       },
       log(text) {
         if (bar) bars.log(`${text}\n`);
@@ -223,12 +233,12 @@ function makeProgress() {
     start(value) {
       total = value;
     },
-    update(value) {
+    update(value, outcomes) {
       if (total === 0) return;
       const step = Math.floor((value / total) * 10);
       if (step === lastStep) return;
       lastStep = step;
-      console.log(`progress ${value}/${total} (${Math.floor((value / total) * 100)}%): ${counts.written} written, ${counts.skipped} skipped, ${counts.deadLettered} dead-lettered`);
+      console.log(`progress ${value}/${total} (${Math.floor((value / total) * 100)}%): ${describe(outcomes)}`);
     },
     log(text) {
       console.error(text);
@@ -237,30 +247,29 @@ function makeProgress() {
   };
 }
 
-function summarize({ enqueued, elapsedMs, stopCode }) {
-  const done = counts.written + counts.skipped;
-  const rate = done / Math.max(elapsedMs / 1000, 0.001);
+function summarize({ enqueued, stats, elapsedMs, stopCode }) {
+  const { written, skipped } = stats.outcomes;
+  const deadLettered = stats.outcomes['dead-lettered'];
+  const thumbnails = readdirSync(dataDir).filter((name) => SEED_THUMBNAIL.test(name)).length;
+  const rate = (written + skipped) / Math.max(elapsedMs / 1000, 0.001);
   console.log('');
   console.log(`imgpipe demo: ${enqueued} jobs in ${seconds(elapsedMs)} (${rate.toFixed(1)} images/s), ${seconds(Date.now() - wallStarted)} wall clock in all`);
-  console.log(`  written        ${pad(counts.written)}`);
-  console.log(`  skipped        ${pad(counts.skipped)}  (thumbnail already there, nothing downloaded)`);
-  console.log(`  dead-lettered  ${pad(counts.deadLettered)}`);
-  for (const failure of failures.slice(0, SHOWN_FAILURES)) {
-    console.log(`    job ${failure.jobId}: ${failure.code} ${failure.reason}`);
-  }
-  if (failures.length > SHOWN_FAILURES) console.log(`    … and ${failures.length - SHOWN_FAILURES} more (see ${logPath})`);
-  console.log(`  thumbnails     ${dataDir}`);
+  console.log(`  written        ${pad(written)}`);
+  console.log(`  skipped        ${pad(skipped)}  (thumbnail already there, nothing downloaded)`);
+  console.log(`  dead-lettered  ${pad(deadLettered)}`);
+  for (const failure of stats.recentFailures.slice(0, SHOWN_FAILURES)) console.log(`    job ${failure.jobId}: ${failure.code} ${failure.reason}`);
+  if (deadLettered > SHOWN_FAILURES) console.log(`    … and ${deadLettered - SHOWN_FAILURES} more (see ${logPath})`);
+  console.log(`  thumbnails     ${pad(thumbnails)}  in ${dataDir}`);
   console.log(`  host log       ${logPath}`);
   if (stopCode !== 0) console.log(`  the host exited with code ${stopCode}`);
 
-  const ok = enqueued === ROWS && done === ROWS && counts.deadLettered === 0;
-  if (!ok) {
-    console.log(`FAILED: expected all ${ROWS} thumbnails; ${enqueued} enqueued, ${done} ready, ${counts.deadLettered} dead-lettered.`);
+  if (thumbnails !== ROWS || deadLettered > 0) {
+    console.log(`FAILED: expected all ${ROWS} thumbnails; ${thumbnails} there, ${deadLettered} dead-lettered.${enqueued === 0 ? ' Run `npm run demo -- --fresh` to start over.' : ''}`);
     return 1;
   }
-  if (counts.skipped === 0) console.log(`OK: all ${ROWS} thumbnails written.`);
-  else if (counts.written === 0) console.log(`OK: all ${ROWS} thumbnails were already there; nothing was downloaded again.`);
-  else console.log(`OK: all ${ROWS} thumbnails there (${counts.written} written, ${counts.skipped} already there).`);
+  if (enqueued === 0) console.log(`OK: all ${ROWS} rows were already processed; nothing to do. \`npm run demo -- --fresh\` starts over.`);
+  else if (skipped === 0) console.log(`OK: all ${ROWS} thumbnails written.`);
+  else console.log(`OK: all ${ROWS} thumbnails there (${written} written, ${skipped} already there).`);
   return stopCode === 0 ? 0 : 1;
 }
 

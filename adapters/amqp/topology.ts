@@ -60,7 +60,7 @@ export function retryQueueArguments(config: Pick<Config, 'exchange' | 'routingKe
 }
 
 /**
- * Declares the broker side, idempotently:
+ * Declares the broker side, idempotently (docs/architecture.md, "RabbitMQ topology"):
  *
  * | name                     | what                                                                 |
  * | ------------------------ | -------------------------------------------------------------------- |

@@ -1,9 +1,6 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import type { SettledDelivery } from './amqp-consumer.ts';
-
-export type JobOutcome = 'written' | 'skipped' | 'retried' | 'dead_lettered' | 'released';
-
-const OUTCOMES: readonly JobOutcome[] = ['written', 'skipped', 'retried', 'dead_lettered', 'released'];
+import type { SettledJob } from '#adapters/jobs/dispatcher.ts';
+import { OUTCOMES } from '#adapters/jobs/run-job.ts';
 
 /**
  * The worker's Prometheus metrics, in a registry of their own:
@@ -39,22 +36,9 @@ export class WorkerMetrics {
     for (const outcome of OUTCOMES) this.#jobs.inc({ outcome }, 0);
   }
 
-  record(event: SettledDelivery): void {
-    const outcome = outcomeOf(event);
+  record({ settlement, durationMs }: SettledJob): void {
+    const { outcome } = settlement;
     this.#jobs.inc({ outcome });
-    this.#duration.observe({ outcome }, event.durationMs / 1000);
-  }
-}
-
-function outcomeOf({ settlement }: SettledDelivery): JobOutcome {
-  switch (settlement.action) {
-    case 'ack':
-      return settlement.result.outcome;
-    case 'retry':
-      return 'retried';
-    case 'dead-letter':
-      return 'dead_lettered';
-    case 'release':
-      return 'released';
+    this.#duration.observe({ outcome }, durationMs / 1000);
   }
 }

@@ -3,11 +3,13 @@ import type { ImagesRepo } from '#functions/ports.ts';
 import { SqlImagesRepo, type SqlQueryable } from './sql-images-repo.ts';
 
 /**
- * {@link ImagesRepo} on an embedded, in-memory Postgres (PGlite), for the local
- * host when no `DATABASE_URL` is given. It runs the same statements as
+ * {@link ImagesRepo} on an embedded Postgres (PGlite), for the local host when
+ * no `DATABASE_URL` is given. It runs the same statements as
  * {@link PgImagesRepo} (both are a {@link SqlImagesRepo}), on a database loaded
- * from `db/init.sql` when opened; nothing is kept after `close()`, so every
- * start begins with the seed rows pending again. `close()` is safe to call twice.
+ * from `db/init.sql` (idempotent) when opened. With a `dataDir` the database
+ * lives there across runs, and only the first run pays for creating it;
+ * without one it lives in memory and ends with `close()`. `close()` is safe to
+ * call twice.
  *
  * @example
  * const images = await EmbeddedImagesRepo.open(await readFile('db/init.sql', 'utf8'));
@@ -25,9 +27,9 @@ export class EmbeddedImagesRepo extends SqlImagesRepo implements ImagesRepo {
     this.database = pglite;
   }
 
-  /** Starts an empty in-memory database and runs `schemaSql` (the text of `db/init.sql`) in it. */
-  static async open(schemaSql: string): Promise<EmbeddedImagesRepo> {
-    const pglite = await PGlite.create();
+  /** Opens the database in `dataDir` (created on first use), or in memory, and runs `schemaSql` (the text of `db/init.sql`) in it. */
+  static async open(schemaSql: string, options: { dataDir?: string } = {}): Promise<EmbeddedImagesRepo> {
+    const pglite = await PGlite.create(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
     try {
       await pglite.exec(schemaSql);
     } catch (error) {

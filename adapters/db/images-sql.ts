@@ -29,5 +29,10 @@ export const IMAGES_SQL = {
     UPDATE images
     SET failed_at = now(), error_code = $3, error_message = $4
     WHERE id = $1 AND url = $2`,
+  /** Rows enqueued and never finished, back to pending; returns their ids. */
+  releaseEnqueued: `
+    UPDATE images SET enqueued_at = NULL
+    WHERE NOT processed AND failed_at IS NULL AND enqueued_at IS NOT NULL
+    RETURNING id`,
   ping: 'SELECT 1',
 } as const;

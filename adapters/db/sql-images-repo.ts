@@ -65,6 +65,20 @@ export class SqlImagesRepo implements ImagesRepo {
     await this.run(IMAGES_SQL.markFailed, [id, job.url, reason.code, reason.message]);
   }
 
+  /**
+   * Hands rows left enqueued back to pending; returns how many. Only for a
+   * process whose queue lived in its own memory and died with it (the local
+   * host's in-process queue): with a broker, those jobs are still queued.
+   */
+  async releaseEnqueued(): Promise<number> {
+    try {
+      const { rows } = await this.db.query<{ id: number }>(IMAGES_SQL.releaseEnqueued);
+      return rows.length;
+    } catch (error) {
+      throw databaseError(error);
+    }
+  }
+
   async ping(): Promise<void> {
     await this.run(IMAGES_SQL.ping, []);
   }

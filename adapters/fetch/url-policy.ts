@@ -41,7 +41,7 @@ const METADATA_ADDRESSES = new Set(['169.254.169.254', 'fd00:ec2::254'].map((a) 
 const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443' };
 
 /**
- * The outbound URL policy (DESIGN.md, "Configuration"): only http and https;
+ * The outbound URL policy (docs/architecture.md, "Downloads and the outbound URL policy"): only http and https;
  * unless private addresses are allowed or the host is on the allow-list, every
  * address the host resolves to must be public. A literal IP is checked without
  * DNS. Refusals are `PermanentError('URL_REFUSED')` and name the host only.

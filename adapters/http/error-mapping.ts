@@ -22,7 +22,7 @@ interface SchemaIssue {
 const IMGPIPE_ERRORS = new Set(['InvalidInputError', 'PermanentError', 'TransientError']);
 
 /**
- * The one error-mapping table of the HTTP adapter (STYLE.md habit 7):
+ * The one error-mapping table of the HTTP adapter (docs/architecture.md, "Errors"):
  *
  * | thrown                                | status | body                                      |
  * | ------------------------------------- | ------ | ----------------------------------------- |

@@ -4,8 +4,8 @@ import { renderSampleImage } from '#adapters/samples/sample-image.ts';
 import { sampleSchema, type SampleParams } from './schemas.ts';
 
 /**
- * The offline, picsum-style sample image source (DESIGN.md, "Offline by
- * default"): `GET /samples/seed/<seed>/<width>/<height>` answers a JPEG made
+ * The offline, picsum-style sample image source (docs/architecture.md,
+ * "Offline by default"): `GET /samples/seed/<seed>/<width>/<height>` answers a JPEG made
  * from the seed, the same bytes every time, so it is cached forever and
  * revalidated by a strong ETag. Sides are 1..2048; anything else is a 400 that
  * names the parameter.

@@ -11,7 +11,7 @@ export function poisonMessage(delivery: Delivery, maxDeliveries: number | undefi
   const count = delivery.deliveryCount;
   if (count === undefined || maxDeliveries === undefined || count < maxDeliveries) return undefined;
   return {
-    action: 'dead-letter',
+    outcome: 'dead-lettered',
     jobId: delivery.messageId,
     headers: {
       'x-error-code': 'POISON_MESSAGE',

@@ -34,16 +34,22 @@ export interface FailureHeaders {
   readonly 'x-attempts': number;
 }
 
+/** How a job ended: the one vocabulary of settlements, logs, metrics and stats. */
+export type Outcome = 'written' | 'skipped' | 'retried' | 'dead-lettered' | 'released';
+
+export const OUTCOMES: readonly Outcome[] = ['written', 'skipped', 'retried', 'dead-lettered', 'released'];
+
 /**
- * What the queue must do with the delivery: the one error-mapping table for workers.
- * `release` means the worker is shutting down mid-job: hand the message back
- * untouched (close the channel, or requeue in memory) for another worker.
+ * How a delivery ended, which says what the queue must do with it: the one
+ * error-mapping table for workers. `written` and `skipped` are acked;
+ * `released` means the worker is shutting down mid-job: hand the message back
+ * untouched for another worker.
  */
 export type Settlement =
-  | { readonly action: 'ack'; readonly jobId: string; readonly result: ProcessImageResult }
-  | { readonly action: 'release'; readonly jobId: string | undefined }
-  | { readonly action: 'retry'; readonly jobId: string | undefined; readonly delayMs: number; readonly nextAttempt: number; readonly headers: FailureHeaders }
-  | { readonly action: 'dead-letter'; readonly jobId: string | undefined; readonly headers: FailureHeaders };
+  | { readonly outcome: 'written' | 'skipped'; readonly jobId: string; readonly result: ProcessImageResult }
+  | { readonly outcome: 'released'; readonly jobId: string | undefined }
+  | { readonly outcome: 'retried'; readonly jobId: string | undefined; readonly delayMs: number; readonly nextAttempt: number; readonly headers: FailureHeaders }
+  | { readonly outcome: 'dead-lettered'; readonly jobId: string | undefined; readonly headers: FailureHeaders };
 
 /**
  * Decodes one delivery, runs `processImage` inside the consumer span, and says
@@ -68,13 +74,13 @@ export async function runJob(delivery: Delivery, deps: ProcessImageDeps, options
       const isLastAttempt = delivery.attempt >= options.maxAttempts;
       const result = await processImage(job, deps, { signal: options.signal, log: options.log, attempt: delivery.attempt, isLastAttempt });
       span.setAttribute('imgpipe.outcome', result.outcome);
-      return { action: 'ack', jobId: job.id, result } as const;
+      return { outcome: result.outcome, jobId: job.id, result } as const;
     } catch (error) {
-      if (options.signal.aborted) return { action: 'release', jobId: job?.id } as const;
+      if (options.signal.aborted) return { outcome: 'released', jobId: job?.id } as const;
       const settled = settle(error, job?.id, delivery.attempt, options);
-      span.setAttribute('imgpipe.outcome', settled.action);
+      span.setAttribute('imgpipe.outcome', settled.outcome);
       span.setAttribute('imgpipe.error.code', settled.headers['x-error-code']);
-      if (settled.action === 'dead-letter') throw new SettledFailure(settled, error);
+      if (settled.outcome === 'dead-lettered') throw new SettledFailure(settled, error);
       return settled;
     }
   }).catch((error: unknown) => {
@@ -104,7 +110,9 @@ function decode(body: Uint8Array | string): Job {
   return parseJob(value);
 }
 
-function settle(error: unknown, jobId: string | undefined, attempt: number, options: RunJobOptions): Exclude<Settlement, { action: 'ack' } | { action: 'release' }> {
+type FailedSettlement = Extract<Settlement, { outcome: 'retried' | 'dead-lettered' }>;
+
+function settle(error: unknown, jobId: string | undefined, attempt: number, options: RunJobOptions): FailedSettlement {
   const headers: FailureHeaders = {
     'x-error-code': errorCode(error),
     'x-error-message': errorSummary(error),
@@ -112,34 +120,31 @@ function settle(error: unknown, jobId: string | undefined, attempt: number, opti
   };
   if (errorKind(error) === 'transient' && attempt < options.maxAttempts) {
     return {
-      action: 'retry',
+      outcome: 'retried',
       jobId,
       delayMs: retryDelay(attempt, options.retryBaseMs, options.retryMaxMs),
       nextAttempt: attempt + 1,
       headers,
     };
   }
-  return { action: 'dead-letter', jobId, headers };
+  return { outcome: 'dead-lettered', jobId, headers };
 }
 
 function logSettlement(log: Logger, settlement: Settlement, attempt: number, ms: number): void {
-  if (settlement.action === 'ack') {
-    log.info({ jobId: settlement.jobId, outcome: settlement.result.outcome, ms, attempt }, 'job done');
-    return;
+  const { outcome, jobId } = settlement;
+  switch (outcome) {
+    case 'written':
+    case 'skipped':
+      log.info({ jobId, outcome, ms, attempt }, 'job done');
+      return;
+    case 'released':
+      log.warn({ jobId, outcome, ms, attempt }, 'job interrupted by shutdown, handed back');
+      return;
+    case 'retried':
+    case 'dead-lettered': {
+      const context = { jobId, outcome, ms, attempt, code: settlement.headers['x-error-code'], reason: settlement.headers['x-error-message'] };
+      if (outcome === 'retried') log.warn(context, 'job failed, will retry');
+      else log.error(context, 'job dead-lettered');
+    }
   }
-  if (settlement.action === 'release') {
-    log.warn({ jobId: settlement.jobId, outcome: 'released', ms, attempt }, 'job interrupted by shutdown, handed back');
-    return;
-  }
-  const outcome = settlement.action === 'retry' ? 'retry' : 'dead-lettered';
-  const context = {
-    jobId: settlement.jobId,
-    outcome,
-    ms,
-    attempt,
-    code: settlement.headers['x-error-code'],
-    reason: settlement.headers['x-error-message'],
-  };
-  if (settlement.action === 'retry') log.warn(context, 'job failed, will retry');
-  else log.error(context, 'job dead-lettered');
 }

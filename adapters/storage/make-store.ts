@@ -5,7 +5,7 @@ import { S3Store } from './s3-store.ts';
 
 /**
  * The store `STORAGE` names, ready to use: `fs` → {@link FsStore} on `DATA_DIR`
- * (created, stale temp files swept); `minio` → {@link S3Store} on `S3_*`, its
+ * (created, stale temp files swept); `s3` (alias `minio`) → {@link S3Store} on `S3_*`, its
  * bucket checked or created. The caller owns it and calls `close()`.
  */
 export async function makeStore(config: Pick<Config, 'storage' | 'dataDir' | 's3'>, log: Logger): Promise<ImageStore> {

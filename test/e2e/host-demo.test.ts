@@ -19,9 +19,9 @@ interface DemoRun {
 }
 
 /** Runs `node scripts/demo.mjs` offline: no broker, no database, no picsum, only this machine. */
-async function runDemo(dataDir: string): Promise<DemoRun> {
+async function runDemo(dataDir: string, args: readonly string[] = []): Promise<DemoRun> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, OTEL_SDK_DISABLED: 'true' };
-  const child = spawn(process.execPath, ['scripts/demo.mjs'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['scripts/demo.mjs', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -63,7 +63,7 @@ describe('npm run demo (dist/host.mjs with embedded defaults)', { timeout: 2 * D
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('writes 300 thumbnails on a first run, then skips all 300 on a second run without touching them', async () => {
+  it('writes 300 thumbnails on a first run; a second run finds the rows processed; without the database every job is skipped; --fresh starts over', async () => {
     // Act: first run
     const first = await runDemo(dataDir);
 
@@ -81,14 +81,32 @@ describe('npm run demo (dist/host.mjs with embedded defaults)', { timeout: 2 * D
     }
     const before = await mtimes(dataDir, files);
 
-    // Act: second run over the same directory
+    // Act: second run over the same directory: the embedded database remembers
     const second = await runDemo(dataDir);
 
-    // Assess: nothing written again
+    // Assess: nothing to do, and said so
     assert.equal(second.code, 0, describeRun(second));
-    assert.match(second.stdout, /skipped\s+300\b/, describeRun(second));
+    assert.match(second.stdout, /already processed/, describeRun(second));
     assert.match(second.stdout, /written\s+0\b/);
+    assert.deepEqual(await mtimes(dataDir, files), before);
+
+    // Act: the database is gone, the thumbnails are not
+    await rm(join(dataDir, '.embedded-db'), { recursive: true });
+    const third = await runDemo(dataDir);
+
+    // Assess: all 300 enqueued again, all skipped, none touched
+    assert.equal(third.code, 0, describeRun(third));
+    assert.match(third.stdout, /skipped\s+300\b/, describeRun(third));
+    assert.match(third.stdout, /written\s+0\b/);
     assert.deepEqual(await thumbnails(dataDir), expectedFiles());
     assert.deepEqual(await mtimes(dataDir, files), before);
+
+    // Act: --fresh
+    const fresh = await runDemo(dataDir, ['--fresh']);
+
+    // Assess: written anew
+    assert.equal(fresh.code, 0, describeRun(fresh));
+    assert.match(fresh.stdout, /written\s+300\b/, describeRun(fresh));
+    assert.deepEqual(await thumbnails(dataDir), expectedFiles());
   });
 });

@@ -179,7 +179,7 @@ describe('tracing across dist/http.mjs and dist/worker.mjs', { timeout: 180_000 
     assert.equal(consumer.status.code, OtlpStatusCode.ERROR);
     assert.ok(consumer.events.some((event) => event.name === 'exception'), 'handle_task records the exception');
     assert.equal(consumer.attributes['imgpipe.error.code'], 'HTTP_404');
-    assert.equal(consumer.attributes['imgpipe.outcome'], 'dead-letter');
+    assert.equal(consumer.attributes['imgpipe.outcome'], 'dead-lettered');
 
     const download = only(trace, (span) => span.name === 'download' && span.parentSpanId === consumer.spanId);
     assert.equal(download.status.code, OtlpStatusCode.ERROR);

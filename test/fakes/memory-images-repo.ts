@@ -9,13 +9,15 @@ interface Row {
   failure: FailureReason | undefined;
 }
 
-/** In-memory {@link ImagesRepo} with the same selection rules as the Postgres one. */
+/** In-memory {@link ImagesRepo} with the same selection and locking rules as the Postgres one. */
 export class MemoryImagesRepo implements ImagesRepo {
   readonly rows = new Map<string, Row>();
   /** Unreachable, as the Postgres repo reports it: `TransientError` `DATABASE_UNAVAILABLE`. */
   down = false;
   /** Any other failure to throw from every call (an unclassified bug, say). */
   failWith: Error | undefined;
+  /** Rows held by an `enqueuePending` whose publish is running, as `FOR UPDATE SKIP LOCKED` holds them. */
+  readonly #locked = new Set<Row>();
 
   constructor(seed: readonly PendingImage[] = []) {
     for (const image of seed) {
@@ -26,11 +28,16 @@ export class MemoryImagesRepo implements ImagesRepo {
   async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {
     this.assertUp();
     const pending = [...this.rows.values()]
-      .filter((row) => !row.processed && !row.enqueued && !row.failure)
+      .filter((row) => !row.processed && !row.enqueued && !row.failure && !this.#locked.has(row))
       .sort((a, b) => Number(a.id) - Number(b.id))
       .slice(0, limit);
-    await publish(pending.map(({ id, url }) => ({ id, url })));
-    for (const row of pending) row.enqueued = true;
+    for (const row of pending) this.#locked.add(row);
+    try {
+      await publish(pending.map(({ id, url }) => ({ id, url })));
+      for (const row of pending) row.enqueued = true;
+    } finally {
+      for (const row of pending) this.#locked.delete(row);
+    }
     return pending.length;
   }
 

@@ -1,5 +1,5 @@
 import { after, before, describe, it } from 'node:test';
-import { startTcpProxy, type TcpProxy } from '#test/support/tcp-proxy.ts';
+import { createTcpProxy, type TcpProxy } from '#test/support/tcp-proxy.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
 import {
   expectEveryJobEnded,
@@ -23,12 +23,13 @@ describe('fault: Postgres unreachable mid-batch', () => {
 
   before(async () => {
     world = await startFaultWorld();
-    proxy = await startTcpProxy(5432);
+    proxy = await createTcpProxy(5432);
+    await proxy.start();
   });
 
   after(async () => {
     await worker?.stop();
-    await proxy?.close();
+    await proxy?.stop();
     await world?.close();
   });
 
@@ -50,7 +51,7 @@ describe('fault: Postgres unreachable mid-batch', () => {
       60_000,
       20,
     );
-    await proxy.resume();
+    await proxy.start();
 
     await expectEveryJobEnded(world, jobs);
   });

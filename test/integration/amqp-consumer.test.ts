@@ -4,7 +4,9 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import amqp, { type Channel, type ChannelModel, type GetMessage, type Options } from 'amqplib';
 import sharp from 'sharp';
-import { AmqpConsumer, attemptOf, type AmqpConsumerConfig, type SettledDelivery } from '#adapters/amqp/amqp-consumer.ts';
+import { AmqpConsumer, type AmqpConsumerConfig } from '#adapters/amqp/amqp-consumer.ts';
+import { attemptOf } from '#adapters/amqp/amqp-settler.ts';
+import type { SettledJob } from '#adapters/jobs/dispatcher.ts';
 import { AmqpPublisher } from '#adapters/amqp/amqp-publisher.ts';
 import { TransientError } from '#functions/errors.ts';
 import type { Job } from '#functions/job.ts';
@@ -125,7 +127,7 @@ describe('AmqpConsumer', () => {
     readonly config: AmqpConsumerConfig;
     readonly store: MemoryStore;
     readonly images: MemoryImagesRepo;
-    readonly settled: SettledDelivery[];
+    readonly settled: SettledJob[];
     readonly log: MemoryLogger;
     readonly publisher: AmqpPublisher;
     readonly inspect: Channel;
@@ -138,7 +140,7 @@ describe('AmqpConsumer', () => {
     const config = consumerConfig(options.config);
     const store = new MemoryStore();
     const images = new MemoryImagesRepo(options.rows ?? []);
-    const settled: SettledDelivery[] = [];
+    const settled: SettledJob[] = [];
     const log = new MemoryLogger();
     const deps: ProcessImageDeps = {
       fetcher,
@@ -189,7 +191,7 @@ describe('AmqpConsumer', () => {
 
     await waitUntil('5 thumbnails', async () => harness.settled.length === 5, 10_000, 20);
     assert.deepEqual([...harness.store.objects.keys()].sort(), ['1.jpg', '2.jpg', '3.jpg', '4.jpg', '5.jpg']);
-    assert.ok(harness.settled.every((event) => event.settlement.action === 'ack' && event.attempt === 1));
+    assert.ok(harness.settled.every((event) => event.settlement.outcome === 'written' && event.attempt === 1));
     assert.ok([...harness.images.rows.values()].every((row) => row.processed));
     await harness.consumer.close();
     assert.equal(await readyCount(harness), 0, 'nothing went back to the queue');
@@ -205,8 +207,7 @@ describe('AmqpConsumer', () => {
 
     await waitUntil('the job to settle', async () => harness.settled.length === 1, 10_000, 20);
     const [event] = harness.settled;
-    assert.equal(event?.settlement.action, 'ack');
-    assert.equal(event?.settlement.action === 'ack' && event.settlement.result.outcome, 'skipped');
+    assert.equal(event?.settlement.outcome, 'skipped');
     assert.deepEqual(fetcher.requested, []);
   });
 
@@ -241,12 +242,14 @@ describe('AmqpConsumer', () => {
     publishRaw(harness, body, { messageId: '503', headers: { traceparent: TRACEPARENT, 'x-origin': 'test' } });
 
     const dead = await nextDeadLetter(harness);
+    // The copy is confirmed before the original is acked and the settlement reported.
+    await waitUntil('the third settlement', async () => harness.settled.length === 3, 10_000, 10);
     assert.deepEqual(
-      harness.settled.map((event) => [event.attempt, event.settlement.action]),
+      harness.settled.map((event) => [event.attempt, event.settlement.outcome]),
       [
-        [1, 'retry'],
-        [2, 'retry'],
-        [3, 'dead-letter'],
+        [1, 'retried'],
+        [2, 'retried'],
+        [3, 'dead-lettered'],
       ],
     );
     const [first, second, third] = fetcher.calls as [number, number, number];
@@ -267,9 +270,9 @@ describe('AmqpConsumer', () => {
     await harness.publisher.publish([jobFor(7)]);
 
     await waitUntil('the job to be written', async () => harness.store.objects.has('7.jpg'), 10_000, 20);
-    assert.deepEqual(harness.settled.map((event) => [event.attempt, event.settlement.action]), [
-      [1, 'retry'],
-      [2, 'ack'],
+    assert.deepEqual(harness.settled.map((event) => [event.attempt, event.settlement.outcome]), [
+      [1, 'retried'],
+      [2, 'written'],
     ]);
     assert.equal(harness.images.rows.get('7')?.processed, true);
     await harness.consumer.close();
@@ -333,7 +336,7 @@ describe('AmqpConsumer', () => {
     await closing;
 
     assert.deepEqual([...harness.store.objects.keys()].sort(), ['1.jpg', '2.jpg']);
-    assert.deepEqual(harness.settled.map((event) => event.settlement.action), ['ack', 'ack']);
+    assert.deepEqual(harness.settled.map((event) => event.settlement.outcome), ['written', 'written']);
     assert.equal(await readyCount(harness), 4, 'the jobs not started went back to the queue');
     await harness.consumer.close();
   });
@@ -346,7 +349,7 @@ describe('AmqpConsumer', () => {
 
     await harness.consumer.close();
 
-    assert.deepEqual(harness.settled.map((event) => event.settlement.action), ['release', 'release']);
+    assert.deepEqual(harness.settled.map((event) => event.settlement.outcome), ['released', 'released']);
     assert.equal(fetcher.finished, 0);
     assert.equal(await readyCount(harness), 2);
     assert.equal(await readyCount(harness, harness.config.dlq), 0);

@@ -4,6 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { errorKind, TransientError } from '#functions/errors.ts';
 import type { PendingImage } from '#functions/ports.ts';
+import { describeImagesRepo } from '#test/conformance/describe-images-repo.ts';
 import { freePort } from '#test/support/free-port.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/pg-database.ts';
 
@@ -21,19 +22,47 @@ interface ImageRow {
   error_message: string | null;
 }
 
-/** A publish that records what it was given. */
-function recordingPublish() {
-  const batches: PendingImage[][] = [];
-  const publish = async (rows: readonly PendingImage[]) => {
-    batches.push([...rows]);
-  };
-  return { batches, publish };
-}
+describe('PgImagesRepo on a fresh test database', () => {
+  let db: TestDatabase;
 
-describe('PgImagesRepo on a real Postgres', () => {
+  before(async () => {
+    db = await createTestDatabase();
+  });
+
+  after(async () => {
+    await db?.drop();
+  });
+
+  describeImagesRepo('PgImagesRepo', async (seed) => {
+    await db.query('TRUNCATE images RESTART IDENTITY');
+    await db.query('INSERT INTO images (id, url) SELECT * FROM unnest($1::int[], $2::text[])', [
+      seed.map((image) => Number(image.id)),
+      seed.map((image) => image.url),
+    ]);
+    const opened: PgImagesRepo[] = [await PgImagesRepo.connect(db.url)];
+    return {
+      repo: opened[0]!,
+      async row(id) {
+        const [row] = await db.query<ImageRow>('SELECT * FROM images WHERE id = $1', [Number(id)]);
+        if (!row) return undefined;
+        const failure = row.failed_at ? { code: row.error_code!, message: row.error_message! } : undefined;
+        return { url: row.url, processed: row.processed, enqueued: row.enqueued_at !== null, failure };
+      },
+      async unreachable() {
+        const repo = await PgImagesRepo.connect(`postgres://postgres@127.0.0.1:${await freePort()}/imgpipe`);
+        opened.push(repo);
+        return repo;
+      },
+      async cleanup() {
+        for (const repo of opened) await repo.close();
+      },
+    };
+  });
+});
+
+describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
   let db: TestDatabase;
   let repo: PgImagesRepo;
-  const rowById = async (id: number) => (await db.query<ImageRow>('SELECT * FROM images WHERE id = $1', [id]))[0]!;
 
   before(async () => {
     db = await createTestDatabase();
@@ -62,53 +91,7 @@ describe('PgImagesRepo on a real Postgres', () => {
     assert.deepEqual(columns.map((c) => c.column_name), ['id', 'url', 'processed', 'enqueued_at', 'failed_at', 'error_code', 'error_message']);
   });
 
-  it('hands pending rows to publish in id order, bounded by the limit, with string ids', async () => {
-    const { batches, publish } = recordingPublish();
-
-    const enqueued = await repo.enqueuePending(5, publish);
-
-    assert.equal(enqueued, 5);
-    assert.deepEqual(batches, [[rowOf(1), rowOf(2), rowOf(3), rowOf(4), rowOf(5)]]);
-    assert.ok((await rowById(5)).enqueued_at instanceof Date);
-    assert.equal((await rowById(6)).enqueued_at, null);
-  });
-
-  it('never hands out an enqueued row again', async () => {
-    const first = recordingPublish();
-    const second = recordingPublish();
-
-    await repo.enqueuePending(3, first.publish);
-    await repo.enqueuePending(3, second.publish);
-
-    assert.deepEqual(second.batches, [[rowOf(4), rowOf(5), rowOf(6)]]);
-  });
-
-  it('returns 0 once nothing is pending', async () => {
-    await repo.enqueuePending(10_000, async () => {});
-
-    const { batches, publish } = recordingPublish();
-    const enqueued = await repo.enqueuePending(10, publish);
-
-    assert.equal(enqueued, 0);
-    assert.deepEqual(batches, [[]]);
-  });
-
-  it('leaves the rows pending and rethrows the same error when publish throws', async () => {
-    const refused = new Error('broker refused');
-
-    await assert.rejects(
-      repo.enqueuePending(4, async () => {
-        throw refused;
-      }),
-      (error) => error === refused,
-    );
-
-    const { batches, publish } = recordingPublish();
-    await repo.enqueuePending(4, publish);
-    assert.deepEqual(batches, [[rowOf(1), rowOf(2), rowOf(3), rowOf(4)]]);
-  });
-
-  it('never gives the same row to two concurrent callers', async () => {
+  it('lets two concurrent callers hold their batches at once (SKIP LOCKED), never the same row', async () => {
     const other = await PgImagesRepo.connect(db.url);
     try {
       // Each publish waits (a bounded time) for the other: both transactions must
@@ -135,57 +118,6 @@ describe('PgImagesRepo on a real Postgres', () => {
     } finally {
       await other.close();
     }
-  });
-
-  it('skips processed and failed rows', async () => {
-    await repo.markProcessed(rowOf(1));
-    await repo.markFailed(rowOf(2), { code: 'HTTP_404', message: 'gone' });
-    const { batches, publish } = recordingPublish();
-
-    await repo.enqueuePending(2, publish);
-
-    assert.deepEqual(batches, [[rowOf(3), rowOf(4)]]);
-  });
-
-  it('marks a row processed only when both id and URL match', async () => {
-    await repo.markProcessed({ id: '7', url: seedUrl(8) });
-    assert.equal((await rowById(7)).processed, false);
-
-    await repo.markProcessed(rowOf(7));
-    assert.equal((await rowById(7)).processed, true);
-  });
-
-  it('marks a row failed, with the reason, only when both id and URL match', async () => {
-    await repo.markFailed({ id: '9', url: 'https://elsewhere.test/9.jpg' }, { code: 'NOT_AN_IMAGE', message: 'html' });
-    assert.equal((await rowById(9)).failed_at, null);
-
-    await repo.markFailed(rowOf(9), { code: 'NOT_AN_IMAGE', message: 'GET host/9 answered html' });
-    const row = await rowById(9);
-    assert.ok(row.failed_at instanceof Date);
-    assert.deepEqual([row.error_code, row.error_message, row.processed], ['NOT_AN_IMAGE', 'GET host/9 answered html', false]);
-  });
-
-  it('matches nothing, without error, for ids that cannot name a row', async () => {
-    for (const id of ['t-abc', '042', '0', '-1', '99999999999', '1.0']) {
-      await repo.markProcessed({ id, url: seedUrl(42) });
-      await repo.markFailed({ id, url: seedUrl(42) }, { code: 'X', message: 'x' });
-    }
-
-    const touched = await db.query("SELECT id FROM images WHERE processed OR failed_at IS NOT NULL");
-    assert.deepEqual(touched, []);
-  });
-
-  it('clears an earlier failure when the row is processed (a replayed dead letter)', async () => {
-    await repo.markFailed(rowOf(3), { code: 'TIMEOUT', message: 'slow' });
-
-    await repo.markProcessed(rowOf(3));
-
-    const row = await rowById(3);
-    assert.deepEqual([row.processed, row.failed_at, row.error_code, row.error_message], [true, null, null, null]);
-  });
-
-  it('answers ping', async () => {
-    await repo.ping();
   });
 
   it('keeps every row and mark when init.sql runs again', async () => {
@@ -259,25 +191,5 @@ describe('PgImagesRepo when the database is unreachable', () => {
       assert.doesNotMatch(error.message, /s3cret-pw/);
       return true;
     });
-  });
-
-  it('fails enqueuePending the same way, without calling publish', async () => {
-    let called = false;
-
-    await assert.rejects(
-      repo.enqueuePending(5, async () => {
-        called = true;
-      }),
-      (error) => error instanceof TransientError && error.code === 'DATABASE_UNAVAILABLE',
-    );
-    assert.equal(called, false);
-  });
-
-  it('fails the marks the same way', async () => {
-    await assert.rejects(repo.markProcessed(rowOf(1)), (error) => error instanceof TransientError && error.code === 'DATABASE_UNAVAILABLE');
-    await assert.rejects(
-      repo.markFailed(rowOf(1), { code: 'X', message: 'x' }),
-      (error) => error instanceof TransientError && error.code === 'DATABASE_UNAVAILABLE',
-    );
   });
 });

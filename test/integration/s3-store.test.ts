@@ -110,7 +110,7 @@ describe('S3Store on s3rver', () => {
     const bucket = aBucketName();
     const config = loadConfig(
       {
-        STORAGE: 'minio',
+        STORAGE: 's3',
         S3_ENDPOINT: server.endpoint,
         S3_BUCKET: bucket,
         S3_ACCESS_KEY_ID: 'S3RVER',

@@ -1,21 +1,21 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { SettledDelivery } from '#adapters/amqp/amqp-consumer.ts';
+import type { SettledJob } from '#adapters/jobs/dispatcher.ts';
 import { WorkerMetrics } from '#adapters/amqp/worker-metrics.ts';
 import { startWorkerProbeServer, type WorkerProbeServer } from '#adapters/amqp/worker-probe-server.ts';
 import { MemoryLogger } from '#test/fakes/support.ts';
 
-function written(durationMs: number): SettledDelivery {
+function written(durationMs: number): SettledJob {
   return {
-    settlement: { action: 'ack', jobId: '1', result: { outcome: 'written', key: '1.jpg', location: 'memory://1.jpg', ms: durationMs } },
+    settlement: { outcome: 'written', jobId: '1', result: { outcome: 'written', key: '1.jpg', location: 'memory://1.jpg', ms: durationMs } },
     attempt: 1,
     durationMs,
   };
 }
 
-function deadLettered(): SettledDelivery {
+function deadLettered(): SettledJob {
   return {
-    settlement: { action: 'dead-letter', jobId: '2', headers: { 'x-error-code': 'HTTP_404', 'x-error-message': 'gone', 'x-attempts': 1 } },
+    settlement: { outcome: 'dead-lettered', jobId: '2', headers: { 'x-error-code': 'HTTP_404', 'x-error-message': 'gone', 'x-attempts': 1 } },
     attempt: 1,
     durationMs: 5,
   };
@@ -61,7 +61,7 @@ describe('worker probe server', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
     assert.match(text, /^imgpipe_jobs_total\{outcome="written"\} 2$/m);
-    assert.match(text, /^imgpipe_jobs_total\{outcome="dead_lettered"\} 1$/m);
+    assert.match(text, /^imgpipe_jobs_total\{outcome="dead-lettered"\} 1$/m);
     assert.match(text, /^imgpipe_jobs_total\{outcome="retried"\} 0$/m);
     assert.match(text, /^imgpipe_job_duration_seconds_count\{outcome="written"\} 2$/m);
     assert.match(text, /^imgpipe_job_duration_seconds_bucket\{le="0.1",outcome="written"\} 1$/m);

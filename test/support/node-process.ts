@@ -17,11 +17,18 @@ export interface RunningProcess {
   stop(graceMs?: number): Promise<number | null>;
 }
 
+export interface NodeProcessOptions {
+  /** Arguments after the script. */
+  readonly args?: readonly string[];
+  /** Opens an IPC channel: `child.send()` and the child's `process.on('message')`. */
+  readonly ipc?: boolean;
+}
+
 /** Starts a built bundle (`dist/*.mjs`) as a real child process with the given environment. */
-export function startNodeProcess(script: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, ['--enable-source-maps', script], {
+export function startNodeProcess(script: string, env: Record<string, string>, options: NodeProcessOptions = {}): RunningProcess {
+  const child = spawn(process.execPath, ['--enable-source-maps', script, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', OTEL_SDK_DISABLED: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();

@@ -1,57 +1,48 @@
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { freePort } from './free-port.ts';
 
 export interface TcpProxy {
+  /** The loopback port clients connect to; fixed, whether the proxy listens or not. */
   readonly port: number;
-  /** Destroys every open connection and stops listening: clients get resets, then refusals. */
+  /** Listens and forwards every connection to the target. */
+  start(): Promise<void>;
+  /** Stops listening and cuts every forwarded connection: the target looks down. */
   stop(): Promise<void>;
-  /** Listens again on the same port. */
-  resume(): Promise<void>;
-  close(): Promise<void>;
 }
 
-/** A loopback TCP proxy to `127.0.0.1:<targetPort>`, for making a service unreachable and reachable again. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+/**
+ * A TCP proxy on 127.0.0.1 to a local service (Postgres, RabbitMQ), created
+ * stopped: a process pointed at it sees the service down until `start()`.
+ */
+export async function createTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const port = await freePort();
   const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-  };
-  const newServer = (): Server =>
-    createServer((client) => {
-      const upstream = connect(targetPort, '127.0.0.1');
-      track(client);
-      track(upstream);
-      client.pipe(upstream).pipe(client);
-      client.once('close', () => upstream.destroy());
-      upstream.once('close', () => client.destroy());
-    });
-  const listen = async (port: number): Promise<Server> => {
-    const server = newServer();
-    server.listen(port, '127.0.0.1');
-    await once(server, 'listening');
-    return server;
-  };
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
 
-  let server: Server | undefined = await listen(0);
-  const { port } = server.address() as AddressInfo;
-  const stop = async () => {
-    const stopping = server;
-    server = undefined;
-    if (!stopping) return;
-    const closed = once(stopping, 'close');
-    stopping.close();
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  };
   return {
     port,
-    stop,
-    async resume() {
-      server ??= await listen(port);
+    async start() {
+      server.listen(port, '127.0.0.1');
+      await once(server, 'listening');
     },
-    close: stop,
+    async stop() {
+      if (!server.listening) return;
+      const closed = once(server, 'close');
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
   };
 }

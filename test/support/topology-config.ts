@@ -1,6 +1,6 @@
 import type { TopologyConfig } from '#adapters/amqp/topology.ts';
 
-/** DESIGN.md's names with retry timing short enough for tests. */
+/** The topology names of docs/architecture.md, with retry timing short enough for tests. */
 export function topologyConfig(overrides: Partial<TopologyConfig> = {}): TopologyConfig {
   return {
     exchange: 'images',

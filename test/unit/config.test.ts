@@ -94,6 +94,27 @@ describe('loadConfig: other variables', () => {
     assert.equal(config.databaseUrl, undefined);
   });
 
+  it('gives the api and the worker a broker and a database URL, in their types as in their values', () => {
+    const api: { rabbitUrl: string; databaseUrl: string } = loadConfig({ DATABASE_URL: 'postgres://db.test/x' }, 'api');
+    const worker: { rabbitUrl: string; databaseUrl: string } = loadConfig({ RABBIT_URL: 'amqp://mq.test/' }, 'worker');
+    // @ts-expect-error the local host may run without a database URL
+    const host: { databaseUrl: string } = loadConfig({}, 'host');
+
+    assert.deepEqual([api.rabbitUrl, api.databaseUrl], ['amqp://guest:guest@rabbitmq:5672/', 'postgres://db.test/x']);
+    assert.deepEqual([worker.rabbitUrl, worker.databaseUrl], ['amqp://mq.test/', 'postgres://imgpipe:imgpipe@postgres:5432/imgpipe']);
+    assert.equal(host.databaseUrl, undefined);
+  });
+
+  it('names the S3 store s3, and still accepts minio as its alias', () => {
+    assert.equal(configOf({}).storage, 'fs');
+    assert.equal(configOf({ STORAGE: 'fs' }).storage, 'fs');
+    assert.equal(configOf({ STORAGE: 's3' }).storage, 's3');
+    assert.equal(configOf({ STORAGE: 'minio' }).storage, 's3');
+    const unknown = configErrorOf({ STORAGE: 'gcs' });
+    assert.equal(unknown.variable, 'STORAGE');
+    assert.match(unknown.message, /fs, s3, minio/);
+  });
+
   it('names CONCURRENCY when it is not a whole number or out of range', () => {
     const notANumber = configErrorOf({ CONCURRENCY: 'eight' });
     assert.equal(notANumber.variable, 'CONCURRENCY');

@@ -41,8 +41,8 @@ describe('runJob: poison messages', () => {
   it('dead-letters a message delivered MAX_DELIVERIES times without a settlement, without running it', async () => {
     const { settlement, fetcher, store, log } = await run(MAX_DELIVERIES);
 
-    assert.equal(settlement.action, 'dead-letter');
-    assert.ok(settlement.action === 'dead-letter');
+    assert.equal(settlement.outcome, 'dead-lettered');
+    assert.ok(settlement.outcome === 'dead-lettered');
     assert.equal(settlement.jobId, '42');
     assert.equal(settlement.headers['x-error-code'], 'POISON_MESSAGE');
     assert.match(settlement.headers['x-error-message'], /delivered 5 times before without being settled/);
@@ -55,12 +55,12 @@ describe('runJob: poison messages', () => {
   it('runs a message with fewer unsettled deliveries', async () => {
     const { settlement, store } = await run(MAX_DELIVERIES - 1);
 
-    assert.equal(settlement.action, 'ack');
+    assert.equal(settlement.outcome, 'written');
     assert.ok(store.objects.has('42.jpg'));
   });
 
   it('runs a message whose queue does not count deliveries, or when no limit is set', async () => {
-    assert.equal((await run(undefined)).settlement.action, 'ack');
-    assert.equal((await run(99, {})).settlement.action, 'ack');
+    assert.equal((await run(undefined)).settlement.outcome, 'written');
+    assert.equal((await run(99, {})).settlement.outcome, 'written');
   });
 });

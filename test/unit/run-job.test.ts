@@ -42,9 +42,9 @@ function worldFor(job: Job, fetcher: ImageFetcher = new MemoryFetcher(), control
   return { deps, store, images, controller, log, options };
 }
 
-function expectAction<A extends Settlement['action']>(settlement: Settlement, action: A): Extract<Settlement, { action: A }> {
-  assert.equal(settlement.action, action, `settled as ${JSON.stringify(settlement)}`);
-  return settlement as Extract<Settlement, { action: A }>;
+function expectOutcome<O extends Settlement['outcome']>(settlement: Settlement, outcome: O): Settlement & { outcome: O } {
+  assert.equal(settlement.outcome, outcome, `settled as ${JSON.stringify(settlement)}`);
+  return settlement as Settlement & { outcome: O };
 }
 
 describe('runJob', () => {
@@ -56,7 +56,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf(job), world.deps, world.options);
 
-    const ack = expectAction(settlement, 'ack');
+    const ack = expectOutcome(settlement, 'written');
     assert.equal(ack.jobId, '42');
     assert.equal(ack.result.outcome, 'written');
     assert.ok(world.store.objects.has('42.jpg'));
@@ -70,7 +70,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf(job, { attempt: 3 }), world.deps, world.options);
 
-    assert.equal(expectAction(settlement, 'ack').result.outcome, 'skipped');
+    assert.equal(expectOutcome(settlement, 'skipped').result.outcome, 'skipped');
   });
 
   it('dead-letters a permanent failure with code, message and attempts', async () => {
@@ -79,7 +79,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf(job, { attempt: 2 }), world.deps, world.options);
 
-    const deadLetter = expectAction(settlement, 'dead-letter');
+    const deadLetter = expectOutcome(settlement, 'dead-lettered');
     assert.equal(deadLetter.jobId, '42');
     assert.deepEqual(deadLetter.headers, {
       'x-error-code': 'HTTP_404',
@@ -96,7 +96,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf(job, { attempt: 2 }), world.deps, world.options);
 
-    const retry = expectAction(settlement, 'retry');
+    const retry = expectOutcome(settlement, 'retried');
     assert.equal(retry.delayMs, 2000);
     assert.equal(retry.delayMs, retryDelay(2, 1000, 60_000));
     assert.equal(retry.nextAttempt, 3);
@@ -111,7 +111,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf(job, { attempt: MAX_ATTEMPTS }), world.deps, world.options);
 
-    const deadLetter = expectAction(settlement, 'dead-letter');
+    const deadLetter = expectOutcome(settlement, 'dead-lettered');
     assert.equal(deadLetter.headers['x-error-code'], 'HTTP_503');
     assert.equal(deadLetter.headers['x-attempts'], MAX_ATTEMPTS);
     assert.equal(world.images.rows.get('42')?.failure?.code, 'HTTP_503');
@@ -122,7 +122,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf('{"id": "42", "url":'), world.deps, world.options);
 
-    const deadLetter = expectAction(settlement, 'dead-letter');
+    const deadLetter = expectOutcome(settlement, 'dead-lettered');
     assert.equal(deadLetter.jobId, undefined);
     assert.equal(deadLetter.headers['x-error-code'], 'INVALID_INPUT');
     assert.match(deadLetter.headers['x-error-message'], /^body: /);
@@ -136,7 +136,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf(body), world.deps, world.options);
 
-    const deadLetter = expectAction(settlement, 'dead-letter');
+    const deadLetter = expectOutcome(settlement, 'dead-lettered');
     assert.equal(deadLetter.headers['x-error-code'], 'INVALID_INPUT');
     assert.match(deadLetter.headers['x-error-message'], /^ops\[1\]: /);
     assert.deepEqual(fetcher.requested, []);
@@ -156,7 +156,7 @@ describe('runJob', () => {
 
     const settlement = await runJob(deliveryOf(job, { attempt: MAX_ATTEMPTS }), world.deps, world.options);
 
-    assert.deepEqual(settlement, { action: 'release', jobId: '42' });
+    assert.deepEqual(settlement, { outcome: 'released', jobId: '42' });
     assert.equal(world.images.rows.get('42')?.failure, undefined);
   });
 });

@@ -2,12 +2,14 @@
  * The AWS Lambda entry (`dist/lambda.mjs`): `handler` serves API Gateway events
  * (REST API v1 and HTTP API v2) with the same app as `dist/http.mjs`, composed
  * once per container, on the first invocation; importing this module only
- * reads the configuration (a bad variable fails the init, naming it).
+ * reads the configuration (a bad variable fails the init, naming it). A failed
+ * composition is closed and tried again on the next invocation.
  */
 import { loadConfig } from '#adapters/config.ts';
 import { createLogger } from '#adapters/logger.ts';
+import { makeLambdaHandler, type LambdaContext, type LambdaHandler, type LambdaResponse } from '#adapters/http/lambda-handler.ts';
 import { composeApi } from './compose-api.ts';
-import { makeLambdaHandler, type LambdaContext, type LambdaHandler, type LambdaResponse } from './lambda-handler.ts';
+import { ShutdownPlan } from './shutdown-plan.ts';
 
 const config = loadConfig(process.env, 'api');
 
@@ -15,11 +17,18 @@ let composing: Promise<LambdaHandler> | undefined;
 
 async function compose(): Promise<LambdaHandler> {
   const log = createLogger(config);
-  const api = await composeApi(config, log);
+  const shutdown = new ShutdownPlan('api', log);
+  let api: Awaited<ReturnType<typeof composeApi>>;
+  try {
+    api = await composeApi(config, log, shutdown);
+  } catch (error) {
+    await shutdown.close('startup failed');
+    throw error;
+  }
   // Lambda sends SIGTERM before it shuts a container down (when an extension
   // is registered): flush spans and close connections then.
   process.once('SIGTERM', () => {
-    void api.close().then(() => process.exit(0));
+    void shutdown.close('SIGTERM').then(() => process.exit(0));
   });
   const lambdaHandler = makeLambdaHandler(api.app);
   return async (event, context) => {
