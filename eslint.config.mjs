@@ -39,6 +39,15 @@ export default tseslint.config(
     },
   },
   {
+    // Composition roots depend on adapters, never the other way round.
+    files: ['adapters/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ regex: '^#entries/|(^|/)entries/', message: 'adapters/ must not import entries/: an entry composes adapters.' }],
+      }],
+    },
+  },
+  {
     files: ['**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', URL: 'readonly' } },
   },

@@ -49,6 +49,8 @@ export interface Config {
     readonly timeoutMs: number;
     readonly maxBytes: number;
     readonly maxRedirects: number;
+    /** Downloads from one source host at once, per worker (`FETCH_MAX_PER_HOST`). */
+    readonly maxPerHost: number;
     readonly allowPrivate: boolean;
     readonly allowHosts: readonly string[];
     readonly picsumUrl: string;
@@ -98,6 +100,7 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
   const isHost = entry === 'host';
   // `minio` is the S3 store's older name, kept as an alias: deployment files use it.
   const storage = read.oneOf('STORAGE', ['fs', 's3', 'minio'] as const, 'fs') === 'fs' ? 'fs' : 's3';
+  const concurrency = read.int('CONCURRENCY', 8, 1, 1024);
   // The cast holds: only the host leaves the broker and database URLs unset, the other entries have defaults.
   return deepFreeze({
     entry,
@@ -112,7 +115,7 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
       isHost ? undefined : 'postgres://imgpipe:imgpipe@postgres:5432/imgpipe',
       ['postgres:', 'postgresql:'],
     ),
-    concurrency: read.int('CONCURRENCY', 8, 1, 1024),
+    concurrency,
     prefetch: read.int('PREFETCH', 16, 1, 65_535),
     maxAttempts: read.int('MAX_ATTEMPTS', 5, 1, 100),
     maxDeliveries: read.int('MAX_DELIVERIES', 5, 1, DELIVERY_LIMIT),
@@ -144,6 +147,8 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
       timeoutMs: read.int('FETCH_TIMEOUT_MS', 30_000, 1, 3_600_000),
       maxBytes: read.int('FETCH_MAX_BYTES', 26_214_400, 1, 2 ** 40),
       maxRedirects: read.int('FETCH_MAX_REDIRECTS', 5, 0, 50),
+      // Half the worker, rounded up: one slow host cannot hold every job slot.
+      maxPerHost: read.int('FETCH_MAX_PER_HOST', Math.ceil(concurrency / 2), 1, 1024),
       allowPrivate: read.bool('URL_ALLOW_PRIVATE', false),
       allowHosts: read.list('URL_ALLOW_HOSTS'),
       picsumUrl: stripTrailingSlash(read.url('PICSUM_URL', 'https://picsum.photos', ['http:', 'https:'])!),

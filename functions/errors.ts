@@ -46,6 +46,20 @@ export class PermanentError extends ImgpipeError {
 export class TransientError extends ImgpipeError {
   override readonly name = 'TransientError';
   readonly kind = 'transient';
+  /** How long the other side asked us to wait before trying again (an HTTP `Retry-After`), when it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(code, message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** The wait a transient failure asked for (`Retry-After`), or undefined. */
+export function retryAfterMs(error: unknown): number | undefined {
+  if (!(error instanceof Error) || error.name !== 'TransientError') return undefined;
+  const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof value === 'number' ? value : undefined;
 }
 
 const KIND_BY_NAME: Record<string, ErrorKind> = {

@@ -47,6 +47,9 @@ export function parseUrl(value: unknown, field = 'url'): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new InvalidInputError(field, 'must use http or https');
   }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new InvalidInputError(field, 'must not carry credentials');
+  }
   return value;
 }
 

@@ -29,7 +29,8 @@ export async function makeThumbnail(input: Uint8Array, options: ThumbnailOptions
   // non-image gets its own code rather than a libvips message.
   let metadata: Metadata;
   try {
-    metadata = await sharp(input).metadata();
+    // sharp's own pixel limit would refuse a bomb here as undecodable: ours names it.
+    metadata = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (cause) {
     throw new PermanentError('NOT_AN_IMAGE', 'the downloaded file is not a decodable image', { cause });
   }

@@ -2,6 +2,8 @@ import { Agent, fetch, type Response } from 'undici';
 import type { Config } from '#adapters/config.ts';
 import { ImgpipeError, PermanentError, TransientError } from '#functions/errors.ts';
 import type { FetchedImage, ImageFetcher } from '#functions/ports.ts';
+import { HostSlots } from './host-slots.ts';
+import { retryAfterHeaderMs } from './retry-after.ts';
 import { sniffImageType } from './sniff-image-type.ts';
 import { dnsError, UrlPolicy, type Resolver } from './url-policy.ts';
 
@@ -27,6 +29,9 @@ export interface HttpImageFetcherOverrides {
  *   can only reach an address the policy accepted (no DNS rebinding between the
  *   check and the connect);
  * - URLs on `https://picsum.photos` are fetched from `PICSUM_URL` (same path and query);
+ * - at most `FETCH_MAX_PER_HOST` downloads run at once per host the job names
+ *   (its slot is held through redirects); the others wait for a slot, before
+ *   their deadline starts, and leave the line when the caller aborts;
  * - one deadline (`FETCH_TIMEOUT_MS`) covers headers and body: `TransientError('TIMEOUT')`;
  *   the caller's abort propagates as the caller's abort reason;
  * - redirects are followed by hand, at most `FETCH_MAX_REDIRECTS`, each hop
@@ -35,7 +40,8 @@ export interface HttpImageFetcherOverrides {
  * - the type comes from the bytes' magic number, never from `Content-Type`.
  *
  * Status mapping: 408, 429 and 5xx are transient (`HTTP_<status>`), every other
- * non-2xx is permanent (`HTTP_<status>`). Connection failures are
+ * non-2xx is permanent (`HTTP_<status>`). A `Retry-After` on 429 or 503 is
+ * carried as the error's `retryAfterMs`. Connection failures are
  * `TransientError('NETWORK')`; an unknown host is `TransientError('DNS_NOT_FOUND')`.
  *
  * @example
@@ -49,6 +55,7 @@ export class HttpImageFetcher implements ImageFetcher {
   private readonly checked: Agent;
   /** Connections for allow-listed hosts, or any host when private addresses are allowed. */
   private readonly unchecked: Agent;
+  private readonly slots: HostSlots;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: Config['fetch'], overrides: HttpImageFetcherOverrides = {}) {
@@ -60,6 +67,7 @@ export class HttpImageFetcher implements ImageFetcher {
     });
     this.checked = new Agent({ connect: { lookup: this.policy.lookup } });
     this.unchecked = new Agent();
+    this.slots = new HostSlots(options.maxPerHost);
   }
 
   /** Closes the pooled connections, after the requests in flight end. Safe to call twice. */
@@ -71,6 +79,7 @@ export class HttpImageFetcher implements ImageFetcher {
   async fetch(url: string, signal: AbortSignal): Promise<FetchedImage> {
     signal.throwIfAborted();
     const target = this.rewrite(parseUrl(url));
+    const release = await this.slots.acquire(target.hostname, signal);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), this.options.timeoutMs);
     try {
@@ -83,6 +92,7 @@ export class HttpImageFetcher implements ImageFetcher {
       throw classify(error, target);
     } finally {
       clearTimeout(timer);
+      release();
     }
   }
 
@@ -105,7 +115,7 @@ export class HttpImageFetcher implements ImageFetcher {
       }
       if (!response.ok) {
         await discard(response);
-        throw statusError(response.status, current);
+        throw statusError(response, current);
       }
       const bytes = await readCapped(response, this.options.maxBytes, current);
       const contentType = sniffImageType(bytes);
@@ -136,9 +146,12 @@ function describe(url: URL): string {
   return `${url.host}${url.pathname}`;
 }
 
-function statusError(status: number, url: URL): ImgpipeError {
+function statusError({ status, headers }: Response, url: URL): ImgpipeError {
   const message = `GET ${describe(url)} answered ${status}`;
-  if (status === 408 || status === 429 || status >= 500) return new TransientError(`HTTP_${status}`, message);
+  if (status === 429 || status === 503) {
+    return new TransientError(`HTTP_${status}`, message, { retryAfterMs: retryAfterHeaderMs(headers.get('retry-after')) });
+  }
+  if (status === 408 || status >= 500) return new TransientError(`HTTP_${status}`, message);
   return new PermanentError(`HTTP_${status}`, message);
 }
 

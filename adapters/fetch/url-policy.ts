@@ -22,14 +22,39 @@ export interface UrlPolicyOptions {
  * The range an address falls in, as `ipaddr.js` names them (`loopback`,
  * `private`, `linkLocal`, `uniqueLocal`, `carrierGradeNat`, `unspecified`,
  * `multicast`, `broadcast`, `reserved`, …), plus `metadata` for cloud metadata
- * endpoints and `public` for globally routable unicast. IPv4-mapped IPv6
- * addresses are classified as the IPv4 address they carry.
+ * endpoints, `ipv4Compatible` for the deprecated `::a.b.c.d` form, and
+ * `public` for globally routable unicast. IPv4-mapped (`::ffff:a.b.c.d`) and
+ * NAT64 (`64:ff9b::a.b.c.d`) addresses are classified as the IPv4 address they
+ * carry, so an IPv6-only cluster behind DNS64 still reaches public sources.
+ * 6to4 (`2002::/16`) and Teredo are refused whatever they carry.
  */
 export function classifyAddress(address: string): string {
-  const parsed = ipaddr.process(stripBrackets(address));
+  const parsed = ipaddr.process(withHexTail(stripBrackets(address)));
   if (METADATA_ADDRESSES.has(parsed.toNormalizedString())) return 'metadata';
   const range = parsed.range();
+  if (parsed.kind() === 'ipv6' && range !== 'unspecified' && range !== 'loopback') {
+    const parts = (parsed as ipaddr.IPv6).parts;
+    if (NAT64_PREFIX.every((part, index) => parts[index] === part)) return classifyAddress(ipv4Of(parts));
+    if (parts.slice(0, 6).every((part) => part === 0)) return 'ipv4Compatible';
+  }
   return range === 'unicast' ? 'public' : range;
+}
+
+/**
+ * `::a.b.c.d` → `::xxxx:yyyy`, as the URL parser and the kernel read it:
+ * `ipaddr.js` would read it as the IPv4-mapped `::ffff:a.b.c.d`.
+ */
+function withHexTail(address: string): string {
+  return address.includes(':') && address.includes('.') ? stripBrackets(new URL(`http://[${address}]/`).hostname) : address;
+}
+
+/** The well-known NAT64 prefix `64:ff9b::/96` (RFC 6052), as the first six 16-bit parts. */
+const NAT64_PREFIX = [0x64, 0xff9b, 0, 0, 0, 0];
+
+/** The IPv4 address in the last 32 bits of an IPv6 address. */
+function ipv4Of(parts: readonly number[]): string {
+  const [high, low] = [parts[6]!, parts[7]!];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
 export function isPublicAddress(address: string): boolean {

@@ -4,9 +4,11 @@ import { errorSummary } from '#functions/errors.ts';
 import { healthz, type HealthzDeps } from '#functions/healthz.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
+import { discardRequestBody } from './discard-request-body.ts';
 import { mapHttpError } from './error-mapping.ts';
 import { samplesRoute } from './samples-route.ts';
 import { enqueueSchema, healthzSchema, taskSchema, type EnqueueQuery, type HealthzQuery } from './schemas.ts';
+import { validatorCompiler } from './validator-compiler.ts';
 
 /** The ports each handler needs, built once by the entry point; never config or env. */
 export interface HttpAppDeps {
@@ -47,9 +49,8 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
   const app: FastifyInstance = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    // Refuse unknown keys rather than silently dropping them (Fastify's default).
-    ajv: { customOptions: { removeAdditional: false } },
   });
+  app.setValidatorCompiler(validatorCompiler());
 
   // JSON only: anything else is a 415. An empty JSON body counts as no body, so
   // `POST /enqueue` works whether or not the client sends a content type.
@@ -61,7 +62,8 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
     else parseJson(request, text, done);
   });
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
+    await discardRequestBody(request.raw);
     const mapped = mapHttpError(error);
     // A dependency outage is expected and reported by readiness: one line, no stack.
     if (mapped.status === 503) request.log.warn({ err: errorSummary(error) }, 'dependency unavailable');

@@ -19,6 +19,15 @@ interface SchemaIssue {
   readonly message?: string;
 }
 
+/** The part of the request each of Fastify's own client errors is about. */
+const FASTIFY_ERROR_FIELDS: Readonly<Record<string, string>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'body',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'body',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'content-length',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'content-type',
+};
+
 const IMGPIPE_ERRORS = new Set(['InvalidInputError', 'PermanentError', 'TransientError']);
 
 /**
@@ -29,7 +38,7 @@ const IMGPIPE_ERRORS = new Set(['InvalidInputError', 'PermanentError', 'Transien
  * | `InvalidInputError`, schema violation | 400    | `{ error: 'INVALID_INPUT', field, message }` |
  * | `PermanentError`                      | 422    | `{ error: code, message }`                 |
  * | `TransientError`                      | 503    | `{ error: code, message }` + `retry-after`, message generic |
- * | Fastify's own 4xx (413, 415, bad JSON) | as is  | `{ error: code, message }`                 |
+ * | Fastify's own 4xx (413, 415, bad JSON) | as is  | `{ error: code, field?, message }`         |
  * | anything else                         | 500    | `{ error: 'INTERNAL', message }`, message generic |
  *
  * Classified by error `name` ({@link errorKind}) and Fastify's `statusCode`,
@@ -46,7 +55,8 @@ export function mapHttpError(error: unknown): HttpErrorResponse {
   const fastifyStatus = clientStatus(error);
   if (fastifyStatus !== undefined) {
     const { code, message } = error as { code?: unknown; message: string };
-    return { status: fastifyStatus, headers: {}, body: { error: typeof code === 'string' ? code : 'BAD_REQUEST', message } };
+    const field = typeof code === 'string' ? FASTIFY_ERROR_FIELDS[code] : undefined;
+    return { status: fastifyStatus, headers: {}, body: { error: typeof code === 'string' ? code : 'BAD_REQUEST', ...(field && { field }), message } };
   }
   return { status: 500, headers: {}, body: { error: 'INTERNAL', message: 'internal error' } };
 }

@@ -1,4 +1,4 @@
-import { errorCode, errorKind, errorSummary, InvalidInputError } from '#functions/errors.ts';
+import { errorCode, errorKind, errorSummary, InvalidInputError, retryAfterMs } from '#functions/errors.ts';
 import { parseJob, type Job } from '#functions/job.ts';
 import type { Logger } from '#functions/ports.ts';
 import { processImage, type ProcessImageDeps, type ProcessImageResult } from '#functions/process-image.ts';
@@ -122,7 +122,7 @@ function settle(error: unknown, jobId: string | undefined, attempt: number, opti
     return {
       outcome: 'retried',
       jobId,
-      delayMs: retryDelay(attempt, options.retryBaseMs, options.retryMaxMs),
+      delayMs: retryDelay(attempt, options.retryBaseMs, options.retryMaxMs, retryAfterMs(error)),
       nextAttempt: attempt + 1,
       headers,
     };

@@ -44,7 +44,7 @@ export async function startFaultWorld(): Promise<FaultWorld> {
   };
 }
 
-/** The environment of a worker in `world`, with short retries; `overrides` win. */
+/** The environment of a worker in `world`, with short retries and no per-host download limit; `overrides` win. */
 export function workerEnv(world: FaultWorld, overrides: Record<string, string> = {}): Record<string, string> {
   return {
     RABBIT_URL: world.vhost.url,
@@ -54,6 +54,8 @@ export function workerEnv(world: FaultWorld, overrides: Record<string, string> =
     HOST: '127.0.0.1',
     RETRY_BASE_MS: '50',
     RETRY_MAX_MS: '500',
+    // Every job downloads from the one local source: let it use every job slot.
+    FETCH_MAX_PER_HOST: '64',
     ...overrides,
   };
 }

@@ -109,6 +109,7 @@ function fetchOptionsOf(overrides: Partial<Config['fetch']> = {}): Config['fetch
     timeoutMs: 5_000,
     maxBytes: 1024 * 1024,
     maxRedirects: 3,
+    maxPerHost: 8,
     allowPrivate: false,
     allowHosts: [],
     // Loopback, so no test can reach the real picsum even if the rewrite broke.

@@ -8,7 +8,11 @@ export interface S3Server {
   readonly endpoint: string;
   /** The credentials s3rver's default account accepts. */
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
-  /** Stops answering (open connections are cut); the stored objects stay. */
+  /**
+   * Stops answering: new connections are refused and idle ones closed, while
+   * requests in flight finish (s3rver writes objects in place, so a cut PUT
+   * would leave a partial object, which real S3 never shows). The objects stay.
+   */
   stop(): Promise<void>;
   /** Serves again on the same port, with the same objects. */
   restart(): Promise<void>;
@@ -33,23 +37,23 @@ export async function startS3Server(): Promise<S3Server> {
   const first = await serve(0);
   running = first.server;
   const { port } = first.address;
-  const stop = async () => {
+  const stop = async ({ cut = false } = {}) => {
     const server = running;
     running = undefined;
     if (!server) return;
     const closing = server.close();
-    server.httpServer?.closeAllConnections();
+    if (cut) server.httpServer?.closeAllConnections();
     await closing;
   };
   return {
     endpoint: `http://127.0.0.1:${port}`,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    stop,
+    stop: () => stop(),
     async restart() {
       running ??= (await serve(port)).server;
     },
     async close() {
-      await stop();
+      await stop({ cut: true });
       await rm(directory, { recursive: true, force: true });
     },
   };

@@ -88,6 +88,14 @@ describe('loadConfig: other variables', () => {
     assert.equal(config.fetch.picsumUrl, 'https://picsum.photos');
   });
 
+  it('lets one source host take half the worker by default, rounded up, or FETCH_MAX_PER_HOST', () => {
+    assert.equal(configOf({}, 'worker').fetch.maxPerHost, 4);
+    assert.equal(configOf({ CONCURRENCY: '5' }, 'worker').fetch.maxPerHost, 3);
+    assert.equal(configOf({ CONCURRENCY: '1' }, 'worker').fetch.maxPerHost, 1);
+    assert.equal(configOf({ CONCURRENCY: '8', FETCH_MAX_PER_HOST: '8' }, 'worker').fetch.maxPerHost, 8);
+    assert.equal(configErrorOf({ FETCH_MAX_PER_HOST: '0' }).variable, 'FETCH_MAX_PER_HOST');
+  });
+
   it('leaves the broker and database unset for the local host, which embeds its own', () => {
     const config = configOf({}, 'host');
     assert.equal(config.rabbitUrl, undefined);

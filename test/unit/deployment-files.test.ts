@@ -238,7 +238,7 @@ describe('docker-compose.yml', () => {
     const api = loadConfig(containerEnv('api', dotenv), 'api');
     const apiWithoutDotenv = loadConfig(containerEnv('api', {}), 'api');
 
-    assert.deepEqual([worker.concurrency, worker.logLevel, worker.storage, worker.fetch.timeoutMs], [3, 'debug', 'minio', 1234]);
+    assert.deepEqual([worker.concurrency, worker.logLevel, worker.storage, worker.fetch.timeoutMs], [3, 'debug', 's3', 1234]);
     assert.equal(api.queue, 'jobs.q');
     assert.equal(api.apiKey, 'k3y');
     assert.equal(apiWithoutDotenv.apiKey, undefined, 'no API_KEY leaves the api open');

@@ -53,6 +53,15 @@ describe('classifyAddress', () => {
     ['::ffff:10.1.2.3', 'private'],
     ['::ffff:169.254.169.254', 'metadata'],
     ['[::1]', 'loopback'],
+    ['::7f00:1', 'ipv4Compatible'],
+    ['::127.0.0.1', 'ipv4Compatible'],
+    ['::8.8.8.8', 'ipv4Compatible'],
+    ['64:ff9b::7f00:1', 'loopback'],
+    ['64:ff9b::10.0.0.1', 'private'],
+    ['64:ff9b::a9fe:a9fe', 'metadata'],
+    ['2002:7f00:1::1', '6to4'],
+    ['2002:808:808::1', '6to4'],
+    ['2001::1', 'teredo'],
   ];
   for (const [address, range] of cases) {
     it(`classifies ${address} as ${range}, not public`, () => {
@@ -61,7 +70,7 @@ describe('classifyAddress', () => {
     });
   }
 
-  for (const address of ['8.8.8.8', '1.1.1.1', '151.101.1.69', '2001:4860:4860::8888', '::ffff:8.8.8.8']) {
+  for (const address of ['8.8.8.8', '1.1.1.1', '151.101.1.69', '2001:4860:4860::8888', '::ffff:8.8.8.8', '64:ff9b::808:808']) {
     it(`classifies ${address} as public`, () => {
       assert.equal(classifyAddress(address), 'public');
       assert.equal(isPublicAddress(address), true);
