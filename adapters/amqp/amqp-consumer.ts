@@ -33,6 +33,14 @@ export interface AmqpConsumerOptions {
  * `x-attempts` + 1, and settles it on the channel it came from
  * ({@link AmqpSettler}).
  *
+ * A message of `QUEUE` that comes back unsettled (`x-delivery-count` > 0: a
+ * worker died holding it, lost its connection or handed it back) is not run
+ * but moved to the suspect queue, which each worker consumes one message at a
+ * time. There the count grows only for the message a dying worker held, so
+ * the jobs that merely shared a prefetch with a poison message run normally,
+ * and the poison message reaches `MAX_DELIVERIES` alone and is dead-lettered
+ * as `POISON_MESSAGE` by `runJob`.
+ *
  * @example
  * const consumer = new AmqpConsumer({ url: config.rabbitUrl, config, deps, log });
  * await consumer.start();       // resolves once consuming
@@ -78,9 +86,10 @@ export class AmqpConsumer {
       log,
       reconnectMaxDelayMs: options.reconnectMaxDelayMs,
       connectionName: options.connectionName,
-      onMessage: (session, message) => {
+      onMessage: (session, message, suspect) => {
         const received = { session, message };
-        if (!this.#dispatcher.dispatch(received)) this.#settler.release(received);
+        if (!suspect && (deliveryCountOf(message.properties.headers) ?? 0) > 0) void this.#settler.quarantine(received);
+        else if (!this.#dispatcher.dispatch(received)) this.#settler.release(received);
       },
       // Unsettled messages of a lost channel go back to the queue by themselves.
       onLost: (session: ConsumerSession) => this.#dispatcher.forget((received) => received.session === session),

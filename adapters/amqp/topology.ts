@@ -32,6 +32,21 @@ export function mainQueueArguments(config: Pick<Config, 'dlx'>): Record<string, 
   return { 'x-queue-type': 'quorum', 'x-dead-letter-exchange': config.dlx, 'x-delivery-limit': DELIVERY_LIMIT };
 }
 
+/**
+ * Where a message of `QUEUE` goes when it comes back unsettled (its worker died,
+ * lost its connection or handed it back): workers take from it one message at a
+ * time, so its `x-delivery-count` grows only when the message itself was held
+ * by the worker that died, not when it merely shared a prefetch with a poison message.
+ */
+export function suspectQueueName(queue: string): string {
+  return `${queue}.suspect`;
+}
+
+/** The arguments of the suspect queue: a quorum queue, like `QUEUE`, dead-lettering to `DLX` with `ROUTING_KEY`. */
+export function suspectQueueArguments(config: Pick<Config, 'dlx' | 'routingKey'>): Record<string, unknown> {
+  return { ...mainQueueArguments(config), 'x-dead-letter-routing-key': config.routingKey };
+}
+
 /** The retry queue that holds a message for `delayMs` before it goes back to the main exchange. */
 export function retryQueueName(queue: string, delayMs: number): string {
   return `${queue}.retry.${delayMs}ms`;
@@ -68,6 +83,7 @@ export function retryQueueArguments(config: Pick<Config, 'exchange' | 'routingKe
  * | `images.q`               | durable quorum queue bound with `process_image`, `x-dead-letter-exchange=images.dlx`, `x-delivery-limit=20` |
  * | `images.dlx`             | direct exchange, durable                                             |
  * | `images.dlx.q`           | durable queue bound to `images.dlx` with `process_image`             |
+ * | `images.q.suspect`       | durable quorum queue, bound to nothing, dead-letters to `images.dlx` with `process_image`, `x-delivery-limit=20` |
  * | `images.q.retry.<ms>ms`  | durable queue per retry delay, bound to nothing, `x-message-ttl=<ms>`, dead-letters to `images` with `process_image` |
  *
  * A retry is published to its queue through the default exchange (routing key =
@@ -95,6 +111,7 @@ export async function assertTopology(connection: ChannelModel, config: TopologyC
     await channel.bindQueue(config.queue, config.exchange, config.routingKey);
     await channel.assertQueue(config.dlq, { durable: true });
     await channel.bindQueue(config.dlq, config.dlx, config.routingKey);
+    await channel.assertQueue(suspectQueueName(config.queue), { durable: true, arguments: suspectQueueArguments(config) });
 
     const retryQueues = new Map<number, string>();
     for (const delayMs of retryDelays(config)) {

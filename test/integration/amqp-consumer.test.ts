@@ -337,7 +337,7 @@ describe('AmqpConsumer', () => {
 
     assert.deepEqual([...harness.store.objects.keys()].sort(), ['1.jpg', '2.jpg']);
     assert.deepEqual(harness.settled.map((event) => event.settlement.outcome), ['written', 'written']);
-    assert.equal(await readyCount(harness), 4, 'the jobs not started went back to the queue');
+    await waitUntil('the jobs not started back on the queue', async () => (await readyCount(harness)) === 4, 5_000, 20);
     await harness.consumer.close();
   });
 
@@ -351,7 +351,8 @@ describe('AmqpConsumer', () => {
 
     assert.deepEqual(harness.settled.map((event) => event.settlement.outcome), ['released', 'released']);
     assert.equal(fetcher.finished, 0);
-    assert.equal(await readyCount(harness), 2);
+    // A quorum queue makes a requeued message ready once its log has it, a moment after the nack.
+    await waitUntil('both messages back on the queue', async () => (await readyCount(harness)) === 2, 5_000, 20);
     assert.equal(await readyCount(harness, harness.config.dlq), 0);
   });
 

@@ -78,6 +78,16 @@ describe('assertTopology', () => {
       arguments: { 'x-queue-type': 'quorum', 'x-dead-letter-exchange': 'images.dlx', 'x-delivery-limit': 20 },
     });
     assert.deepEqual(byName.get('images.dlx.q'), { name: 'images.dlx.q', durable: true, arguments: {} });
+    assert.deepEqual(byName.get('images.q.suspect'), {
+      name: 'images.q.suspect',
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-dead-letter-exchange': 'images.dlx',
+        'x-dead-letter-routing-key': 'process_image',
+        'x-delivery-limit': 20,
+      },
+    });
     assert.deepEqual(byName.get('images.q.retry.50ms'), {
       name: 'images.q.retry.50ms',
       durable: true,
@@ -88,7 +98,7 @@ describe('assertTopology', () => {
       'x-dead-letter-exchange': 'images',
       'x-dead-letter-routing-key': 'process_image',
     });
-    assert.equal(queues.length, 4, `queues: ${[...byName.keys()].join(', ')}`);
+    assert.equal(queues.length, 5, `queues: ${[...byName.keys()].join(', ')}`);
     assert.equal(topology.mainQueue, 'quorum');
     assert.deepEqual([...topology.retryQueues], [
       [50, 'images.q.retry.50ms'],
