@@ -4,8 +4,9 @@ import type { Delivery, Settlement } from './run-job.ts';
  * A message whose earlier deliveries ended unsettled `maxDeliveries` times is
  * taken for one that kills the worker (a crash cannot be caught, so nothing
  * else settles it): dead-letter it as `POISON_MESSAGE` without running it again.
- * Cut connections and released messages count too, so keep `maxDeliveries`
- * above the redeliveries that restarts and scale-downs cause on their own.
+ * On RabbitMQ the count is the suspect queue's, where a worker holds one
+ * message at a time, so it is this message's own; cut connections and
+ * shutdowns count too, so keep `maxDeliveries` above what those cause alone.
  */
 export function poisonMessage(delivery: Delivery, maxDeliveries: number | undefined): Settlement | undefined {
   const count = delivery.deliveryCount;
