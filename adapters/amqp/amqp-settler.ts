@@ -71,6 +71,7 @@ export class AmqpSettler implements Settler<Received> {
     try {
       await session.publisher.publish('', suspectQueueName(this.config.queue), message.content, copyProperties(message, {}));
       this.ack(received);
+      this.log.info({ messageId: message.properties.messageId }, 'came back unsettled: moved to the suspect queue');
     } catch (error) {
       this.log.warn({ messageId: message.properties.messageId, err: errorSummary(error) }, 'could not move the message to the suspect queue; handing it back');
       this.#nack(received, true);
