@@ -5,9 +5,9 @@ import { freePort } from '#test/support/free-port.ts';
 import { startNodeProcess, type RunningProcess } from '#test/support/node-process.ts';
 import { closeVhostConnections } from '#test/support/rabbit-admin.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
+import { publishJobs } from '#test/support/publish-jobs.ts';
 import {
   expectEveryJobEnded,
-  publishJobs,
   startFaultWorld,
   startWorker,
   tableJobs,

@@ -83,24 +83,6 @@ export async function tableJobs(world: FaultWorld, count: number, heldIds: Reado
   return jobs;
 }
 
-/** Publishes jobs as the api does: persistent JSON on `images` with `process_image`, confirmed. */
-export async function publishJobs(url: string, jobs: readonly Job[]): Promise<void> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createConfirmChannel();
-    for (const job of jobs) {
-      channel.publish('images', 'process_image', Buffer.from(JSON.stringify(job)), {
-        persistent: true,
-        contentType: 'application/json',
-        messageId: job.id,
-      });
-    }
-    await channel.waitForConfirms();
-  } finally {
-    await connection.close();
-  }
-}
-
 /** Where a worker's outputs land, as the checks read them. */
 export interface Outputs {
   /** Output keys (`<id>.jpg`). */

@@ -5,7 +5,8 @@ import amqp from 'amqplib';
 import type { Job } from '#functions/job.ts';
 import { freePort } from '#test/support/free-port.ts';
 import { startNodeProcess, type RunningProcess } from '#test/support/node-process.ts';
-import { expectEveryJobEnded, publishJobs, startFaultWorld, tableJobs, workerEnv, type FaultWorld } from './fault-world.ts';
+import { publishJobs } from '#test/support/publish-jobs.ts';
+import { expectEveryJobEnded, startFaultWorld, tableJobs, workerEnv, type FaultWorld } from './fault-world.ts';
 
 const MAX_DELIVERIES = 3;
 const OTHER_JOBS = 20;

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import { createTcpProxy, type TcpProxy } from '#test/support/tcp-proxy.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
+import { publishJobs } from '#test/support/publish-jobs.ts';
 import {
   expectEveryJobEnded,
-  publishJobs,
   startFaultWorld,
   startWorker,
   tableJobs,

@@ -2,9 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { startS3Server, type S3Server } from '#test/support/s3-server.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
+import { publishJobs } from '#test/support/publish-jobs.ts';
 import {
   expectEveryJobEnded,
-  publishJobs,
   startFaultWorld,
   startWorker,
   tableJobs,

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Job } from '#functions/job.ts';
+import { publishJobs } from '#test/support/publish-jobs.ts';
 import {
   expectEveryJobEnded,
   outputsIn,
-  publishJobs,
   startFaultWorld,
   startWorker,
   tableJobs,

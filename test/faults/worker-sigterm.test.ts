@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import { waitUntil } from '#test/support/wait-until.ts';
+import { publishJobs } from '#test/support/publish-jobs.ts';
 import {
   expectEveryJobEnded,
   outputsIn,
-  publishJobs,
   startFaultWorld,
   startWorker,
   tableJobs,
