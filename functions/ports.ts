@@ -42,22 +42,33 @@ export interface ImageFetcher {
 
 export type PutOutcome = 'written' | 'exists';
 
+export interface StoredObject {
+  readonly data: Uint8Array;
+  /** Undefined for stores that keep no content type (a file). */
+  readonly contentType: string | undefined;
+}
+
 /**
- * Where outputs go. Keys are `<id>.jpg`, already validated by the caller, and
- * every implementation validates them again (`InvalidInputError`) before use.
+ * Where outputs go. Keys are `<id>.jpg` (the `thumbnail` op) or
+ * `<id>/<name>.<jpg|webp|avif|png|json>` (named outputs and their manifest),
+ * already validated by the caller, and every implementation validates them
+ * again (`InvalidInputError`) before use.
  *
  * Contract:
  * - `exists` answers before any download happens, so a redelivered job costs
- *   one lookup and nothing else;
+ *   one lookup per output and nothing else;
  * - `putIfAbsent` is atomic and create-if-absent: a reader sees the whole
  *   object or nothing, and when the key is already there it leaves it untouched
  *   and answers `exists` (two concurrent puts of one key: at most one `written`
- *   where the backend can tell, never a partial object);
+ *   where the backend can tell, never a partial object); a store that keeps
+ *   content types keeps the one given;
+ * - `read` answers a whole object, or undefined when there is none;
  * - the store owns its connection and releases it in `close`.
  */
 export interface ImageStore {
   exists(key: string): Promise<boolean>;
   putIfAbsent(key: string, data: Uint8Array, contentType: string): Promise<PutOutcome>;
+  read(key: string): Promise<StoredObject | undefined>;
   /** Where `key` lives, for logs and summaries: a file path or `s3://bucket/key`. */
   locate(key: string): string;
   close(): Promise<void>;

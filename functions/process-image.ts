@@ -1,6 +1,11 @@
-import { errorCode, errorKind, errorSummary } from './errors.ts';
-import { thumbnailKey, type Job } from './job.ts';
-import type { Clock, ImageFetcher, ImageStore, ImagesRepo, JobContext } from './ports.ts';
+import sharp from 'sharp';
+import { errorCode, errorKind, errorSummary, TransientError } from './errors.ts';
+import { hasOutputs, thumbnailKey, type Job, type OutputsJob } from './job.ts';
+import { MANIFEST_CONTENT_TYPE, serializeManifest, type ManifestEntry } from './manifest.ts';
+import { manifestKey, outputKey } from './output-keys.ts';
+import type { OutputSpec } from './output-spec.ts';
+import type { Clock, FetchedImage, ImageFetcher, ImageStore, ImagesRepo, JobContext, PutOutcome } from './ports.ts';
+import { renderOutputs } from './render-outputs.ts';
 import { makeThumbnail, type ThumbnailOptions } from './thumbnail.ts';
 import { tracedStep } from './traced-step.ts';
 
@@ -9,23 +14,46 @@ export interface ProcessImageDeps {
   readonly store: ImageStore;
   readonly images: ImagesRepo;
   readonly clock: Clock;
+  /** `size` is the `thumbnail` op's; `maxInputPixels` bounds every job. */
   readonly thumbnail: ThumbnailOptions;
 }
 
+/** One output a run made and put; `exists` when another worker had put it first. */
+export interface OutputResult extends ManifestEntry {
+  readonly outcome: PutOutcome;
+}
+
 export interface ProcessImageResult {
+  /** `written` when this run put anything (an output or the manifest), else `skipped`. */
   readonly outcome: 'written' | 'skipped';
+  /** The thumbnail's key, or for a job with outputs its manifest's. */
   readonly key: string;
   readonly location: string;
   readonly ms: number;
+  /** The thumbnail's, for the `thumbnail` op. */
   readonly bytes?: number;
   readonly width?: number;
   readonly height?: number;
+  /**
+   * Every output this run made (none when nothing had to be made), e.g. to
+   * count outputs by format. Always set by processImage; optional only so that
+   * results made by hand (fakes, tests) need not list any.
+   */
+  readonly outputs?: readonly OutputResult[];
 }
 
 /**
- * Makes the thumbnail of one job, idempotently: when `<id>.jpg` already exists
- * nothing is downloaded; otherwise download, transform and write atomically.
- * A table job's row is marked processed once its output exists, or failed (with
+ * Makes the outputs of one job, idempotently, from at most one download.
+ *
+ * - `ops: ["thumbnail"]`: when `<id>.jpg` exists nothing is downloaded;
+ *   otherwise download, transform and write atomically.
+ * - `outputs`: `exists` is asked for every `<id>/<name>.<ext>` and for
+ *   `<id>/manifest.json` first. All there: skipped, nothing downloaded. Some
+ *   missing: one download, one decode, and only the missing ones are made and
+ *   written (create-if-absent); then the manifest, last, describing every
+ *   output (read back from the store for those made earlier).
+ *
+ * A table job's row is marked processed once its outputs exist, or failed (with
  * the reason) when this failure is final: invalid or permanent, or transient on
  * the last attempt. The error is rethrown for the adapter to ack, retry or
  * dead-letter.
@@ -36,50 +64,11 @@ export interface ProcessImageResult {
  */
 export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobContext): Promise<ProcessImageResult> {
   const started = deps.clock.now();
-  const key = thumbnailKey(job.id);
-  const location = deps.store.locate(key);
   const row = { id: job.id, url: job.url };
   try {
-    const exists = await deps.store.exists(key);
-    if (exists) {
-      await tracedStep('skip', { 'imgpipe.job.id': job.id, 'imgpipe.output.key': key }, async () => {});
-      await deps.images.markProcessed(row);
-      return { outcome: 'skipped', key, location, ms: deps.clock.now() - started };
-    }
-
-    const image = await tracedStep('download', { 'imgpipe.job.id': job.id, 'url.full': job.url }, async (span) => {
-      const fetched = await deps.fetcher.fetch(job.url, ctx.signal);
-      span.setAttributes({ 'imgpipe.download.bytes': fetched.bytes.byteLength, 'imgpipe.download.content_type': fetched.contentType });
-      return fetched;
-    });
-    ctx.signal.throwIfAborted();
-
-    const thumbnail = await tracedStep('transform', { 'imgpipe.job.id': job.id, 'imgpipe.op': 'thumbnail' }, async (span) => {
-      const made = await makeThumbnail(image.bytes, deps.thumbnail);
-      span.setAttributes({
-        'imgpipe.input.width': made.inputWidth,
-        'imgpipe.input.height': made.inputHeight,
-        'imgpipe.output.width': made.width,
-        'imgpipe.output.height': made.height,
-      });
-      return made;
-    });
-
-    const outcome = await tracedStep('write', { 'imgpipe.job.id': job.id, 'imgpipe.output.key': key }, async (span) => {
-      const put = await deps.store.putIfAbsent(key, thumbnail.data, thumbnail.contentType);
-      span.setAttributes({ 'imgpipe.output.bytes': thumbnail.data.byteLength, 'imgpipe.output.outcome': put });
-      return put;
-    });
+    const result = hasOutputs(job) ? await makeOutputs(job, deps, ctx) : await makeThumbnailOutput(job, deps, ctx);
     await deps.images.markProcessed(row);
-    return {
-      outcome: outcome === 'written' ? 'written' : 'skipped',
-      key,
-      location,
-      ms: deps.clock.now() - started,
-      bytes: thumbnail.data.byteLength,
-      width: thumbnail.width,
-      height: thumbnail.height,
-    };
+    return { ...result, ms: deps.clock.now() - started };
   } catch (error) {
     const final = errorKind(error) !== 'transient' || ctx.isLastAttempt;
     // An abort (shutdown) is not the job's failure: the message goes back to the queue.
@@ -88,6 +77,122 @@ export async function processImage(job: Job, deps: ProcessImageDeps, ctx: JobCon
     }
     throw error;
   }
+}
+
+type Made = Omit<ProcessImageResult, 'ms'>;
+
+async function makeThumbnailOutput(job: Job, deps: ProcessImageDeps, ctx: JobContext): Promise<Made> {
+  const key = thumbnailKey(job.id);
+  const location = deps.store.locate(key);
+  if (await deps.store.exists(key)) {
+    await skipStep(job.id, key);
+    return { outcome: 'skipped', key, location, outputs: [] };
+  }
+
+  const image = await downloadStep(job, deps, ctx);
+  const thumbnail = await tracedStep('transform', { 'imgpipe.job.id': job.id, 'imgpipe.op': 'thumbnail' }, async (span) => {
+    const made = await makeThumbnail(image.bytes, deps.thumbnail);
+    span.setAttributes({
+      'imgpipe.input.width': made.inputWidth,
+      'imgpipe.input.height': made.inputHeight,
+      'imgpipe.output.width': made.width,
+      'imgpipe.output.height': made.height,
+    });
+    return made;
+  });
+  const outcome = await writeStep(deps.store, job.id, key, thumbnail.data, thumbnail.contentType);
+  const { width, height } = thumbnail;
+  const bytes = thumbnail.data.byteLength;
+  return {
+    outcome: outcome === 'written' ? 'written' : 'skipped',
+    key,
+    location,
+    bytes,
+    width,
+    height,
+    outputs: [{ name: 'thumbnail', key, format: 'jpeg', width, height, bytes, outcome }],
+  };
+}
+
+async function makeOutputs(job: OutputsJob, deps: ProcessImageDeps, ctx: JobContext): Promise<Made> {
+  const key = manifestKey(job.id);
+  const location = deps.store.locate(key);
+  const keys = job.outputs.map((spec) => outputKey(job.id, spec));
+  const [present, hasManifest] = await Promise.all([Promise.all(keys.map((k) => deps.store.exists(k))), deps.store.exists(key)]);
+  const missing = job.outputs.filter((_, index) => !present[index]);
+  if (missing.length === 0 && hasManifest) {
+    await skipStep(job.id, key);
+    return { outcome: 'skipped', key, location, outputs: [] };
+  }
+
+  const made = missing.length > 0 ? await makeMissing(job, missing, deps, ctx) : [];
+  let manifestOutcome: PutOutcome = 'exists';
+  if (!hasManifest) {
+    const entries = await Promise.all(
+      job.outputs.map((spec, index) => made.find((output) => output.name === spec.name) ?? describeStored(deps.store, keys[index]!, spec)),
+    );
+    const manifest = serializeManifest({ id: job.id, outputs: entries.map(manifestEntry) });
+    manifestOutcome = await writeStep(deps.store, job.id, key, manifest, MANIFEST_CONTENT_TYPE);
+  }
+  const wrote = manifestOutcome === 'written' || made.some((output) => output.outcome === 'written');
+  return { outcome: wrote ? 'written' : 'skipped', key, location, outputs: made };
+}
+
+/** One download, one decode, every missing output rendered and put. */
+async function makeMissing(job: OutputsJob, missing: readonly OutputSpec[], deps: ProcessImageDeps, ctx: JobContext): Promise<OutputResult[]> {
+  const image = await downloadStep(job, deps, ctx);
+  const rendered = await tracedStep(
+    'transform',
+    { 'imgpipe.job.id': job.id, 'imgpipe.op': 'outputs', 'imgpipe.outputs.count': missing.length },
+    async (span) => {
+      const set = await renderOutputs(image.bytes, missing, { maxInputPixels: deps.thumbnail.maxInputPixels });
+      span.setAttributes({ 'imgpipe.input.width': set.inputWidth, 'imgpipe.input.height': set.inputHeight });
+      return set.outputs;
+    },
+  );
+  ctx.signal.throwIfAborted();
+  return Promise.all(
+    rendered.map(async ({ spec, data, width, height, contentType }) => {
+      const key = outputKey(job.id, spec);
+      const outcome = await writeStep(deps.store, job.id, key, data, contentType);
+      return { name: spec.name, key, format: spec.format, width, height, bytes: data.byteLength, outcome };
+    }),
+  );
+}
+
+/** An output an earlier run made, as the manifest describes it: read back, its header decoded. */
+async function describeStored(store: ImageStore, key: string, spec: OutputSpec): Promise<OutputResult> {
+  const object = await store.read(key);
+  // Gone since `exists` said otherwise: the retry will find it missing and make it.
+  if (!object) throw new TransientError('OUTPUT_VANISHED', `${store.locate(key)} disappeared while the job ran`);
+  const { width = 0, height = 0 } = await sharp(object.data).metadata();
+  return { name: spec.name, key, format: spec.format, width, height, bytes: object.data.byteLength, outcome: 'exists' };
+}
+
+function manifestEntry({ name, key, format, width, height, bytes }: OutputResult): ManifestEntry {
+  return { name, key, format, width, height, bytes };
+}
+
+async function skipStep(jobId: string, key: string): Promise<void> {
+  await tracedStep('skip', { 'imgpipe.job.id': jobId, 'imgpipe.output.key': key }, async () => {});
+}
+
+async function downloadStep(job: Job, deps: ProcessImageDeps, ctx: JobContext): Promise<FetchedImage> {
+  const image = await tracedStep('download', { 'imgpipe.job.id': job.id, 'url.full': job.url }, async (span) => {
+    const fetched = await deps.fetcher.fetch(job.url, ctx.signal);
+    span.setAttributes({ 'imgpipe.download.bytes': fetched.bytes.byteLength, 'imgpipe.download.content_type': fetched.contentType });
+    return fetched;
+  });
+  ctx.signal.throwIfAborted();
+  return image;
+}
+
+function writeStep(store: ImageStore, jobId: string, key: string, data: Uint8Array, contentType: string): Promise<PutOutcome> {
+  return tracedStep('write', { 'imgpipe.job.id': jobId, 'imgpipe.output.key': key }, async (span) => {
+    const put = await store.putIfAbsent(key, data, contentType);
+    span.setAttributes({ 'imgpipe.output.bytes': data.byteLength, 'imgpipe.output.outcome': put });
+    return put;
+  });
 }
 
 async function markFailedQuietly(deps: ProcessImageDeps, row: { id: string; url: string }, error: unknown, ctx: JobContext) {

@@ -1,5 +1,5 @@
-import sharp, { type Metadata } from 'sharp';
-import { PermanentError } from './errors.ts';
+import sharp from 'sharp';
+import { readSourceHeader, undecodable } from './source-image.ts';
 
 export interface ThumbnailOptions {
   /** Longest side of the output, in pixels (`THUMBNAIL_SIZE`). */
@@ -27,22 +27,7 @@ export interface Thumbnail {
 export async function makeThumbnail(input: Uint8Array, options: ThumbnailOptions): Promise<Thumbnail> {
   // Read the header first: a pixel bomb is refused without decoding, and a
   // non-image gets its own code rather than a libvips message.
-  let metadata: Metadata;
-  try {
-    // sharp's own pixel limit would refuse a bomb here as undecodable: ours names it.
-    metadata = await sharp(input, { limitInputPixels: false }).metadata();
-  } catch (cause) {
-    throw new PermanentError('NOT_AN_IMAGE', 'the downloaded file is not a decodable image', { cause });
-  }
-  const { width, height } = metadata;
-  if (!width || !height) throw new PermanentError('NOT_AN_IMAGE', 'the image has no dimensions');
-  if (width * height > options.maxInputPixels) {
-    throw new PermanentError(
-      'TOO_MANY_PIXELS',
-      `the image is ${width}x${height}, over the limit of ${options.maxInputPixels} pixels`,
-    );
-  }
-
+  const { width, height } = await readSourceHeader(input, options.maxInputPixels);
   try {
     const { data, info } = await sharp(input, { limitInputPixels: options.maxInputPixels, failOn: 'error' })
       .autoOrient()
@@ -52,6 +37,7 @@ export async function makeThumbnail(input: Uint8Array, options: ThumbnailOptions
       .toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, inputWidth: width, inputHeight: height, contentType: 'image/jpeg' };
   } catch (cause) {
-    throw new PermanentError('NOT_AN_IMAGE', 'the image could not be decoded', { cause });
+    throw undecodable(cause);
   }
 }
+

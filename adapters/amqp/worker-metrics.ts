@@ -1,11 +1,12 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { SettledJob } from '#adapters/jobs/dispatcher.ts';
+import { OutputMetrics } from '#adapters/jobs/output-metrics.ts';
 import { OUTCOMES } from '#adapters/jobs/run-job.ts';
 
 /**
  * The worker's Prometheus metrics, in a registry of their own:
- * `imgpipe_jobs_total{outcome}` and `imgpipe_job_duration_seconds{outcome}`,
- * plus the default process metrics. Feed it from the consumer's `onSettled`.
+ * `imgpipe_jobs_total{outcome}`, `imgpipe_job_duration_seconds{outcome}` and
+ * `imgpipe_outputs_total{format}`, plus the default process metrics. Feed it from the consumer's `onSettled`.
  *
  * @example
  * const metrics = new WorkerMetrics();
@@ -16,6 +17,7 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   readonly #jobs: Counter<'outcome'>;
   readonly #duration: Histogram<'outcome'>;
+  readonly #outputs = new OutputMetrics(this.registry);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -40,5 +42,6 @@ export class WorkerMetrics {
     const { outcome } = settlement;
     this.#jobs.inc({ outcome });
     this.#duration.observe({ outcome }, durationMs / 1000);
+    if ('result' in settlement) this.#outputs.record(settlement.result);
   }
 }

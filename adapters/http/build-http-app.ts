@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { enqueue, type EnqueueDeps } from '#functions/enqueue.ts';
 import { errorSummary } from '#functions/errors.ts';
 import { healthz, type HealthzDeps } from '#functions/healthz.ts';
+import { validateJob } from '#functions/job.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
 import { httpTracing } from '#adapters/telemetry/http-tracing.ts';
 import { discardRequestBody } from './discard-request-body.ts';
@@ -36,7 +37,7 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route?.s
  * `app.inject()`.
  *
  * - `POST /enqueue?limit=N` (1..10000, default 200) → 200 `{ enqueued }`
- * - `POST /tasks` `{ url, ops?, id? }` → 202 `{ id }`
+ * - `POST /tasks` `{ url, ops? | outputs?, id? }` → 202 `{ id }`
  * - `GET /healthz` → readiness: 200 or 503 with `checks` per dependency;
  *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency
  * - `GET /samples/seed/<seed>/<w>/<h>` → the deterministic sample JPEG
@@ -80,7 +81,9 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
     enqueue({ limit: request.query.limit }, deps.enqueue),
   );
 
-  app.post('/tasks', { schema: taskSchema }, async (request, reply) => {
+  // The route declares the job schema but validates with the job module, so HTTP,
+  // messages and the CLI accept exactly the same bodies (no coercion, no defaults).
+  app.post('/tasks', { schema: taskSchema, validatorCompiler: () => validateTaskBody }, async (request, reply) => {
     const accepted = await task(request.body, deps.task);
     return reply.code(202).send(accepted);
   });
@@ -92,4 +95,13 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
 
   app.register(samplesRoute);
   return app;
+}
+
+function validateTaskBody(body: unknown): true | { error: Error } {
+  try {
+    validateJob(body);
+    return true;
+  } catch (error) {
+    return { error: error as Error };
+  }
 }

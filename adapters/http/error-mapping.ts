@@ -1,5 +1,5 @@
-import { errorKind, InvalidInputError, type ErrorKind } from '#functions/errors.ts';
-import { PATTERN_MESSAGES } from './schemas.ts';
+import { errorKind, type InvalidInputError, type ErrorKind } from '#functions/errors.ts';
+import { invalidInputOf, type SchemaIssue } from '#functions/schema-issue.ts';
 
 /** What the HTTP adapter answers for a thrown value. */
 export interface HttpErrorResponse {
@@ -10,14 +10,6 @@ export interface HttpErrorResponse {
 
 /** Seconds a client should wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 5;
-
-/** One issue as Fastify's schema validator (ajv) reports it. */
-interface SchemaIssue {
-  readonly keyword: string;
-  readonly instancePath: string;
-  readonly params: Record<string, unknown>;
-  readonly message?: string;
-}
 
 /** The part of the request each of Fastify's own client errors is about. */
 const FASTIFY_ERROR_FIELDS: Readonly<Record<string, string>> = {
@@ -76,36 +68,8 @@ function asInvalidInput(error: unknown): InvalidInputError | undefined {
   if (error instanceof Error && error.name === 'InvalidInputError') return error as InvalidInputError;
   const validation = (error as { validation?: unknown } | null)?.validation;
   if (!Array.isArray(validation) || validation.length === 0) return undefined;
-  const issue = validation[0] as SchemaIssue;
   const part = String((error as { validationContext?: unknown }).validationContext ?? 'request');
-  return new InvalidInputError(fieldOf(issue, part), describe(issue), { cause: error });
-}
-
-/** `/ops/1` → `ops[1]`; a missing or unknown property names itself; the whole body is `body`. */
-function fieldOf(issue: SchemaIssue, part: string): string {
-  const segments = issue.instancePath
-    .split('/')
-    .slice(1)
-    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const child = issue.params.missingProperty ?? issue.params.additionalProperty;
-  if (typeof child === 'string') segments.push(child);
-  const path = segments.map((segment, index) => (/^\d+$/.test(segment) ? `[${segment}]` : index === 0 ? segment : `.${segment}`)).join('');
-  return path === '' ? part : path;
-}
-
-function describe(issue: SchemaIssue): string {
-  switch (issue.keyword) {
-    case 'required':
-      return 'is required';
-    case 'additionalProperties':
-      return 'is not a known field';
-    case 'enum':
-      return `must be one of ${(issue.params.allowedValues as unknown[]).map((value) => JSON.stringify(value)).join(', ')}`;
-    case 'pattern':
-      return PATTERN_MESSAGES.get(String(issue.params.pattern)) ?? `must match ${String(issue.params.pattern)}`;
-    default:
-      return issue.message ?? 'is invalid';
-  }
+  return invalidInputOf(validation as SchemaIssue[], part, { cause: error });
 }
 
 /** Fastify's own client errors (body too large, unsupported media type, bad JSON) carry their status. */

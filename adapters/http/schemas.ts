@@ -6,15 +6,8 @@
  * silently enqueue the default 200.
  */
 import { ENQUEUE_DEFAULT_LIMIT, ENQUEUE_MAX_LIMIT } from '#functions/enqueue.ts';
-import { JOB_ID_PATTERN, MAX_URL_LENGTH } from '#functions/job.ts';
-import { KNOWN_OPS } from '#functions/ops.ts';
+import { jobSchema } from '#functions/job-schema.ts';
 import { SAMPLE_MAX_SIDE, SAMPLE_SEED_PATTERN } from '#adapters/samples/sample-image.ts';
-
-// Any case, as URL parsing lowercases the scheme; the handler checks the rest.
-const HTTP_URL_PATTERN = '^[Hh][Tt][Tt][Pp][Ss]?://';
-
-/** Messages for patterns whose regular expression says little to a caller, by pattern source. */
-export const PATTERN_MESSAGES: ReadonlyMap<string, string> = new Map([[HTTP_URL_PATTERN, 'must use http or https']]);
 
 export const enqueueSchema = {
   querystring: {
@@ -30,18 +23,8 @@ export interface EnqueueQuery {
   readonly limit: number;
 }
 
-export const taskSchema = {
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['url'],
-    properties: {
-      url: { type: 'string', minLength: 1, maxLength: MAX_URL_LENGTH, pattern: HTTP_URL_PATTERN },
-      ops: { type: 'array', minItems: 1, items: { type: 'string', enum: [...KNOWN_OPS] } },
-      id: { type: 'string', pattern: JOB_ID_PATTERN.source },
-    },
-  },
-} as const;
+/** A `POST /tasks` body is a job: the one job schema every entry validates with. */
+export const taskSchema = { body: jobSchema } as const;
 
 export const healthzSchema = {
   querystring: {

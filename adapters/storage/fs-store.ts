@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TransientError } from '#functions/errors.ts';
-import type { ImageStore, Logger, PutOutcome } from '#functions/ports.ts';
+import type { ImageStore, Logger, PutOutcome, StoredObject } from '#functions/ports.ts';
 import { assertOutputKey } from './output-key.ts';
 
 export interface FsStoreOptions {
@@ -14,7 +14,10 @@ export interface FsStoreOptions {
 
 const DEFAULT_STALE_TEMP_MS = 10 * 60_000;
 
-/** `.<key>.[<writer>.]<random>.tmp`: dot-prefixed and not ending in `.jpg`, so nothing mistakes it for an output. */
+/**
+ * `.<key>.<writer>.<random>.tmp`, with a key's `/` written as `~`: dot-prefixed
+ * and not ending in an output's extension, so nothing mistakes it for an output.
+ */
 const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
 
 /**
@@ -29,13 +32,16 @@ const RUN_TAG = randomBytes(4).toString('hex');
 /**
  * {@link ImageStore} over one directory (`DATA_DIR`).
  *
- * `putIfAbsent` writes `.<key>.<random>.tmp` in the same directory, fsyncs it,
+ * `putIfAbsent` writes `.<key>.<random>.tmp` in the top directory, fsyncs it,
  * then publishes it with `link(tmp, <key>)`, which fails with `EEXIST` when the
  * output is already there: a reader sees the whole file or none, and of two
- * concurrent writers exactly one answers `written`. The temp file is removed in
- * every case; one left by a crash is swept by {@link FsStore.open}: at once
- * when its writer ran on this host and is gone, otherwise once it is older
- * than `staleTempMs`, so a writer sharing the volume is not disturbed.
+ * concurrent writers exactly one answers `written`. A key `<id>/<name>.<ext>`
+ * gets its `<id>/` directory made first; its temp file still lives in the top
+ * directory (same filesystem, so `link` works), where one sweep finds every
+ * leftover. The temp file is removed in every case; one left by a crash is
+ * swept by {@link FsStore.open}: at once when its writer ran on this host and
+ * is gone, otherwise once it is older than `staleTempMs`, so a writer sharing
+ * the volume is not disturbed.
  *
  * I/O failures are `TransientError` with code `FS_<errno>` (`FS_ENOSPC`,
  * `FS_EACCES`, …). The directory needs a filesystem with hard links.
@@ -43,6 +49,7 @@ const RUN_TAG = randomBytes(4).toString('hex');
  * @example
  * const store = await FsStore.open('/data', log);
  * await store.putIfAbsent('42.jpg', bytes, 'image/jpeg'); // → 'written', then 'exists'
+ * await store.putIfAbsent('42/w640.webp', bytes, 'image/webp'); // → 'written': /data/42/w640.webp
  */
 export class FsStore implements ImageStore {
   private constructor(readonly dir: string) {}
@@ -69,7 +76,7 @@ export class FsStore implements ImageStore {
 
   async putIfAbsent(key: string, data: Uint8Array, _contentType: string): Promise<PutOutcome> {
     const path = this.locate(key);
-    const temp = join(this.dir, `.${key}.${HOST_TAG}-${process.pid}-${RUN_TAG}.${randomBytes(8).toString('hex')}.tmp`);
+    const temp = join(this.dir, `.${key.replace('/', '~')}.${HOST_TAG}-${process.pid}-${RUN_TAG}.${randomBytes(8).toString('hex')}.tmp`);
     try {
       await io('write', temp, async () => {
         const handle = await open(temp, 'wx', 0o644);
@@ -80,16 +87,29 @@ export class FsStore implements ImageStore {
           await handle.close();
         }
       });
+      const parent = dirname(path);
+      const madeParent = parent !== this.dir && (await io('create the directory', parent, () => mkdir(parent, { recursive: true }))) !== undefined;
       try {
         await link(temp, path);
       } catch (error) {
         if (errnoOf(error) === 'EEXIST') return 'exists';
         throw ioError('publish', path, error);
       }
-      await io('sync the directory of', path, () => this.syncDir());
+      await io('sync the directory of', path, () => syncDir(parent));
+      if (madeParent) await io('sync the directory of', parent, () => syncDir(this.dir));
       return 'written';
     } finally {
       await rm(temp, { force: true }).catch(() => {});
+    }
+  }
+
+  async read(key: string): Promise<StoredObject | undefined> {
+    const path = this.locate(key);
+    try {
+      return { data: await readFile(path), contentType: undefined };
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw ioError('read', path, error);
     }
   }
 
@@ -98,16 +118,6 @@ export class FsStore implements ImageStore {
   }
 
   async close(): Promise<void> {}
-
-  /** Makes the new directory entry durable: without it a power cut may lose a `written` file. */
-  private async syncDir(): Promise<void> {
-    const handle = await open(this.dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
 
   private async sweepStaleTemps(log: Logger, staleTempMs: number, now: () => number): Promise<void> {
     const names = await io('list', this.dir, () => readdir(this.dir));
@@ -140,6 +150,16 @@ function leftByDeadWriter(name: string): boolean {
     return false;
   } catch (error) {
     return errnoOf(error) === 'ESRCH';
+  }
+}
+
+/** Makes a new directory entry durable: without it a power cut may lose a `written` file. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

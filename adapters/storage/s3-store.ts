@@ -1,5 +1,6 @@
 import {
   CreateBucketCommand,
+  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -8,7 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Config } from '#adapters/config.ts';
 import { PermanentError, TransientError } from '#functions/errors.ts';
-import type { ImageStore, Logger, PutOutcome } from '#functions/ports.ts';
+import type { ImageStore, Logger, PutOutcome, StoredObject } from '#functions/ports.ts';
 import { assertOutputKey } from './output-key.ts';
 
 export type S3StoreOptions = Config['s3'];
@@ -110,6 +111,18 @@ export class S3Store implements ImageStore {
       // writer owns that outcome (and retries it if it fails), so this one has nothing left to do.
       if (statusOf(error) === 412 || nameOf(error) === 'ConditionalRequestConflict') return 'exists';
       throw this.classify(`cannot write ${this.locate(key)} at ${this.endpoint}`, error);
+    }
+  }
+
+  async read(key: string): Promise<StoredObject | undefined> {
+    assertOutputKey(key);
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const data = await object.Body?.transformToByteArray();
+      return { data: data ?? new Uint8Array(), contentType: object.ContentType };
+    } catch (error) {
+      if (statusOf(error) === 404 && nameOf(error) !== 'NoSuchBucket') return undefined;
+      throw this.classify(`cannot read ${this.locate(key)} at ${this.endpoint}`, error);
     }
   }
 

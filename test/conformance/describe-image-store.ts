@@ -114,6 +114,31 @@ export function describeImageStore(
       assert.ok(outcomes.every((outcome) => outcome === 'written' || outcome === 'exists'));
     });
 
+    it('keeps an output under its job directory, with the content type of its format where the backend keeps one', async () => {
+      const key = aNestedKey('webp');
+      const payload = aPayload(6);
+
+      const outcomes = [await store.putIfAbsent(key, payload, 'image/webp'), await store.putIfAbsent(key, aPayload(7), 'image/webp')];
+
+      assert.deepEqual(outcomes, ['written', 'exists']);
+      assert.equal(await store.exists(key), true);
+      const stored = await fixture.read(key);
+      assert.deepEqual(Buffer.from(stored?.data ?? []), Buffer.from(payload));
+      assert.equal(stored?.contentType, traits.keepsContentType ? 'image/webp' : undefined);
+    });
+
+    it('reads back what was put, and nothing for a key never written', async () => {
+      const key = aNestedKey('json');
+      const payload = Buffer.from('{"outputs":[]}');
+      await store.putIfAbsent(key, payload, 'application/json');
+
+      const [read, missing] = await Promise.all([store.read(key), store.read(aNestedKey('png'))]);
+
+      assert.deepEqual(Buffer.from(read?.data ?? []), payload);
+      assert.equal(read?.contentType, traits.keepsContentType ? 'application/json' : undefined);
+      assert.equal(missing, undefined);
+    });
+
     it('names where a key lives', () => {
       const key = aKey();
 
@@ -128,6 +153,7 @@ export function describeImageStore(
 
         await assert.rejects(() => store.exists(key), isInvalidKey);
         await assert.rejects(() => store.putIfAbsent(key, aPayload(5), 'image/jpeg'), isInvalidKey);
+        await assert.rejects(() => store.read(key), isInvalidKey);
       });
     }
   });
@@ -135,7 +161,11 @@ export function describeImageStore(
 
 const BAD_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['a parent-directory key (../x.jpg)', '../x.jpg'],
-  ['a nested key (a/b.jpg)', 'a/b.jpg'],
+  ['a key two directories deep (a/b/c.jpg)', 'a/b/c.jpg'],
+  ['a parent-directory name (a/../b.jpg)', 'a/../b.jpg'],
+  ['an output with an unknown extension (a/b.gif)', 'a/b.gif'],
+  ['an output with no name (a/.webp)', 'a/.webp'],
+  ['an absolute key (/a/b.webp)', '/a/b.webp'],
   ['an empty key', ''],
   ['a bare extension (.jpg)', '.jpg'],
   ['a 129-character id', `${'a'.repeat(129)}.jpg`],
@@ -145,6 +175,11 @@ const BAD_KEYS: ReadonlyArray<readonly [string, string]> = [
 /** A fresh `<id>.jpg` key, unique across runs so stores that outlive a case never collide. */
 export function aKey(): string {
   return `conf-${randomBytes(8).toString('hex')}.jpg`;
+}
+
+/** A fresh `<id>/<name>.<ext>` key, as a job with named outputs writes. */
+export function aNestedKey(extension: 'jpg' | 'webp' | 'avif' | 'png' | 'json'): string {
+  return `conf-${randomBytes(8).toString('hex')}/out-${randomBytes(4).toString('hex')}.${extension}`;
 }
 
 /**

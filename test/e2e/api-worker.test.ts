@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
 import sharp from 'sharp';
+import type { Manifest } from '#functions/manifest.ts';
 import { freePort } from '#test/support/free-port.ts';
 import { startImageSource, type ImageSource } from '#test/support/image-source.ts';
 import { startNodeProcess, type RunningProcess } from '#test/support/node-process.ts';
@@ -13,6 +14,14 @@ import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
 
 const ROWS = 300;
+
+/** A task's named outputs: two WebP widths, a smart-cropped JPEG square, a small AVIF. */
+const OUTPUTS = [
+  { name: 'w320', width: 320, format: 'webp' },
+  { name: 'w640', width: 640, format: 'webp' },
+  { name: 'sq', width: 200, height: 200, fit: 'cover', position: 'attention', format: 'jpeg' },
+  { name: 'tiny', height: 60, format: 'avif' },
+];
 
 describe('dist/http.mjs and dist/worker.mjs against Postgres and RabbitMQ', () => {
   let vhost: TestVhost;
@@ -106,6 +115,52 @@ describe('dist/http.mjs and dist/worker.mjs against Postgres and RabbitMQ', () =
       (await readdir(dataDir)).includes('after-failures.jpg'),
     );
   });
+
+  it('writes every named output of a task and its manifest under <id>/, from one download', async () => {
+    const response = await postTask({ id: 'set-1', url: source.imageUrl('set-1'), outputs: OUTPUTS });
+    assert.equal(response.status, 202);
+
+    const manifest = await waitForManifest('set-1');
+
+    assert.deepEqual((await readdir(join(dataDir, 'set-1'))).sort(), ['manifest.json', 'sq.jpg', 'tiny.avif', 'w320.webp', 'w640.webp']);
+    const expected = { w320: ['webp', 320, 240], w640: ['webp', 640, 480], sq: ['jpeg', 200, 200], tiny: ['heif', 80, 60] };
+    for (const entry of manifest.outputs) {
+      const file = await readFile(join(dataDir, entry.key));
+      const metadata = await sharp(file).metadata();
+      assert.deepEqual([metadata.format, metadata.width, metadata.height], expected[entry.name as keyof typeof expected], entry.key);
+      assert.deepEqual([entry.width, entry.height, entry.bytes], [metadata.width, metadata.height, file.byteLength]);
+    }
+    assert.equal(source.hits.get('/images/set-1.jpg'), 1);
+  });
+
+  it('downloads nothing when the same task with outputs comes again', async () => {
+    const again = await postTask({ id: 'set-1', url: source.imageUrl('set-1'), outputs: OUTPUTS });
+    assert.equal(again.status, 202);
+
+    await worker.waitForLine((line) => line.jobId === 'set-1' && line.outcome === 'skipped', 60_000);
+
+    assert.equal(source.hits.get('/images/set-1.jpg'), 1);
+  });
+
+  it('answers 400 naming the field for an output out of bounds', async () => {
+    const response = await postTask({ url: source.imageUrl('bad'), outputs: [{ name: 'big', width: 9000, format: 'webp' }] });
+
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { field: string }).field, 'outputs[0].width');
+  });
+
+  async function waitForManifest(id: string): Promise<Manifest> {
+    const path = join(dataDir, id, 'manifest.json');
+    return waitUntil(
+      `the manifest of ${id}`,
+      async () => {
+        const text = await readFile(path, 'utf8').catch(() => undefined);
+        return text === undefined ? undefined : (JSON.parse(text) as Manifest);
+      },
+      60_000,
+      100,
+    );
+  }
 
   async function postTask(body: object): Promise<Response> {
     return fetch(`${apiUrl}/tasks`, {

@@ -1,5 +1,5 @@
 import { assertOutputKey } from '#adapters/storage/output-key.ts';
-import type { ImageStore, PutOutcome } from '#functions/ports.ts';
+import type { ImageStore, PutOutcome, StoredObject } from '#functions/ports.ts';
 
 /** In-memory {@link ImageStore}; runs the same conformance suite as the real stores. */
 export class MemoryStore implements ImageStore {
@@ -23,7 +23,8 @@ export class MemoryStore implements ImageStore {
     return `memory://${key}`;
   }
 
-  async read(key: string): Promise<{ data: Uint8Array; contentType: string } | undefined> {
+  async read(key: string): Promise<(StoredObject & { contentType: string }) | undefined> {
+    assertOutputKey(key);
     return this.objects.get(key);
   }
 

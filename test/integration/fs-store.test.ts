@@ -122,6 +122,42 @@ describe('FsStore on a directory', () => {
     assert.deepEqual([...names].sort(), [...keys].sort());
   });
 
+  it('puts <id>/<name>.<ext> in a directory of its own, its temp files in the top directory, none left after', async () => {
+    const dir = await aDir();
+    const store = await FsStore.open(dir, new MemoryLogger());
+    const names = ['w320.webp', 'w640.webp', 'w1280.webp', 'sq.jpg', 'manifest.json'];
+    const seenAtTop = new Set<string>();
+    let writing = true;
+
+    const puts = Promise.all(names.flatMap((name, index) => [
+      store.putIfAbsent(`job-1/${name}`, aPayload(index), 'image/webp'),
+      store.putIfAbsent(`job-1/${name}`, aPayload(index + 1), 'image/webp'),
+    ])).finally(() => {
+      writing = false;
+    });
+    while (writing) for (const name of await readdir(dir)) seenAtTop.add(name);
+    const outcomes = await puts;
+
+    assert.equal(outcomes.filter((outcome) => outcome === 'written').length, names.length);
+    assert.deepEqual(await readdir(dir), ['job-1']);
+    assert.deepEqual((await readdir(join(dir, 'job-1'))).sort(), [...names].sort());
+    for (const name of [...seenAtTop].filter((entry) => entry !== 'job-1')) {
+      assert.match(name, /^\.job-1~[\w-]+\.\w+\.[0-9a-f]{12}-\d+-[0-9a-f]{8}\.[0-9a-f]{16}\.tmp$/);
+    }
+  });
+
+  it('sweeps a stale temp file of a nested key on open', async () => {
+    const dir = await aDir();
+    const stale = tempName('job-2/w640.webp');
+    await writeFile(join(dir, stale), aPayload(1).subarray(0, 100));
+    const anHourAgo = new Date(Date.now() - 60 * MINUTE);
+    await utimes(join(dir, stale), anHourAgo, anHourAgo);
+
+    await FsStore.open(dir, new MemoryLogger());
+
+    assert.deepEqual(await readdir(dir), []);
+  });
+
   it('creates a missing data directory on open', async () => {
     const dir = join(await aDir(), 'nested', 'data');
     const store = await FsStore.open(dir, new MemoryLogger());
@@ -176,12 +212,12 @@ describe('FsStore on a file instead of a directory', () => {
 /** A temp file of a process on this host, named as FsStore names its own. */
 function writerTempName(key: string, pid: number): string {
   const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
-  return `.${key}.${host}-${pid}-0badc0de.0123456789abcdef.tmp`;
+  return `.${key.replace('/', '~')}.${host}-${pid}-0badc0de.0123456789abcdef.tmp`;
 }
 
-/** The name FsStore gave its temp files before they named their writer: `.<key>.<16 hex>.tmp`. */
+/** The name FsStore gave its temp files before they named their writer: `.<key>.<16 hex>.tmp`, a key's `/` as `~`. */
 function tempName(key: string): string {
-  return `.${key}.0123456789abcdef.tmp`;
+  return `.${key.replace('/', '~')}.0123456789abcdef.tmp`;
 }
 
 function freshDir(): Promise<string> {

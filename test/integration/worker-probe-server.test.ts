@@ -6,8 +6,9 @@ import { startWorkerProbeServer, type WorkerProbeServer } from '#adapters/amqp/w
 import { MemoryLogger } from '#test/fakes/support.ts';
 
 function written(durationMs: number): SettledJob {
+  const output = { name: 'w640', key: '1/w640.webp', format: 'webp', width: 640, height: 480, bytes: 9000, outcome: 'written' } as const;
   return {
-    settlement: { outcome: 'written', jobId: '1', result: { outcome: 'written', key: '1.jpg', location: 'memory://1.jpg', ms: durationMs } },
+    settlement: { outcome: 'written', jobId: '1', result: { outcome: 'written', key: '1.jpg', location: 'memory://1.jpg', ms: durationMs, outputs: [output] } },
     attempt: 1,
     durationMs,
   };
@@ -48,7 +49,7 @@ describe('worker probe server', () => {
     assert.deepEqual(await after.json(), { ok: true });
   });
 
-  it('serves job counters by outcome and a duration histogram on /metrics', async () => {
+  it('serves job counters by outcome, a duration histogram and outputs by format on /metrics', async () => {
     const metrics = new WorkerMetrics();
     const base = await start(() => true, metrics);
 
@@ -65,6 +66,8 @@ describe('worker probe server', () => {
     assert.match(text, /^imgpipe_jobs_total\{outcome="retried"\} 0$/m);
     assert.match(text, /^imgpipe_job_duration_seconds_count\{outcome="written"\} 2$/m);
     assert.match(text, /^imgpipe_job_duration_seconds_bucket\{le="0.1",outcome="written"\} 1$/m);
+    assert.match(text, /^imgpipe_outputs_total\{format="webp"\} 2$/m);
+    assert.match(text, /^imgpipe_outputs_total\{format="avif"\} 0$/m);
   });
 
   it('answers 404 elsewhere and can be closed twice', async () => {

@@ -1,5 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
-import type { Job } from '#functions/job.ts';
+import type { ThumbnailJob } from '#functions/job.ts';
 
 export interface JpegOptions {
   /** JPEG quality, 1..100 (default 85). */
@@ -43,6 +43,22 @@ export function jpegOf(width: number, height: number, options: JpegOptions = {})
  */
 export function jpegWithOrientation(width: number, height: number, exifOrientation: number): Promise<Buffer> {
   return patterned(width, height).jpeg({ quality: 85 }).withMetadata({ orientation: exifOrientation }).toBuffer();
+}
+
+/** A JPEG carrying an EXIF copyright, for checking what `strip` keeps. */
+export function jpegWithCopyright(width: number, height: number, copyright: string): Promise<Buffer> {
+  return patterned(width, height).jpeg({ quality: 85 }).withExif({ IFD0: { Copyright: copyright } }).toBuffer();
+}
+
+/** An animated GIF of `frames` flat frames (red, green, blue, …), each `width` x `height`. */
+export async function animatedGif(width: number, height: number, frames: number): Promise<Buffer> {
+  const colours = ['#ff0000', '#00ff00', '#0000ff'];
+  const pages = await Promise.all(
+    Array.from({ length: frames }, (_, index) =>
+      sharp({ create: { width, height, channels: 3, background: colours[index % colours.length]! } }).png().toBuffer(),
+    ),
+  );
+  return sharp(pages, { join: { animated: true } }).gif({ delay: pages.map(() => 100), loop: 0 }).toBuffer();
 }
 
 /** A PNG with an alpha channel: the pattern, half of it transparent. */
@@ -90,10 +106,10 @@ export function htmlBytes(): Buffer {
 }
 
 /**
- * A {@link Job} with sensible defaults: a table-style job for row 42 with the
+ * A `thumbnail` job with sensible defaults: a table-style job for row 42 with the
  * default op. URLs use the reserved `.test` domain: nothing ever resolves them.
  */
-export function jobOf(overrides: Partial<Job> = {}): Job {
+export function jobOf(overrides: Partial<ThumbnailJob> = {}): ThumbnailJob {
   const id = overrides.id ?? '42';
   return { id, url: `https://images.test/seed/${id}/1024/768`, ops: ['thumbnail'], ...overrides };
 }

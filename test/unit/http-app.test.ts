@@ -123,6 +123,8 @@ describe('buildHttpApp', () => {
   });
 
   describe('POST /tasks', () => {
+    const OUTPUT = { name: 'w640', width: 640, format: 'webp' };
+
     it('accepts a task with 202 and publishes it under an id derived from url and ops', async () => {
       harness = httpAppWithFakes();
       const body = taskBody();
@@ -179,6 +181,16 @@ describe('buildHttpApp', () => {
       { name: 'a missing url', body: { ops: ['thumbnail'] }, field: /^url$/, message: /^url: is required$/ },
       { name: 'an unknown field', body: taskBody({ priority: 'high' }), field: /^priority$/ },
       { name: 'a body that is not an object', body: ['https://images.test/cat.jpg'], field: /^body$/ },
+      {
+        name: 'an output quality out of range',
+        body: taskBody({ ops: undefined, outputs: [OUTPUT, { ...OUTPUT, name: 'b' }, { ...OUTPUT, name: 'c', quality: 101 }] }),
+        field: /^outputs\[2\]\.quality$/,
+        message: /^outputs\[2\]\.quality: must be at most 100$/,
+      },
+      { name: 'an output without a side', body: taskBody({ ops: undefined, outputs: [{ name: 'a', format: 'webp' }] }), field: /^outputs\[0\]$/ },
+      { name: 'a width given as a string', body: taskBody({ ops: undefined, outputs: [{ ...OUTPUT, width: '640' }] }), field: /^outputs\[0\]\.width$/ },
+      { name: 'two outputs of one name', body: taskBody({ ops: undefined, outputs: [OUTPUT, OUTPUT] }), field: /^outputs\[1\]\.name$/ },
+      { name: 'ops and outputs together', body: taskBody({ outputs: [OUTPUT] }), field: /^ops$/ },
     ];
     for (const refusal of refusals) {
       it(`refuses ${refusal.name} with a 400 naming the field`, async () => {
@@ -195,6 +207,21 @@ describe('buildHttpApp', () => {
         assert.equal(harness.publisher.published.length, 0);
       });
     }
+
+    it('accepts a task with outputs and publishes it with their defaults filled in', async () => {
+      harness = httpAppWithFakes();
+
+      const response = await postTask(taskBody({ ops: undefined, id: 'set-1', outputs: [OUTPUT] }));
+
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(harness.publisher.published, [
+        {
+          id: 'set-1',
+          url: 'https://images.test/photos/cat.jpg',
+          outputs: [{ ...OUTPUT, fit: 'inside', quality: 80, strip: true, withoutEnlargement: true, animated: false }],
+        },
+      ]);
+    });
 
     it(`accepts a url of exactly ${MAX_URL_LENGTH} characters`, async () => {
       harness = httpAppWithFakes();
