@@ -18,6 +18,8 @@ export interface Config {
   readonly concurrency: number;
   readonly prefetch: number;
   readonly maxAttempts: number;
+  /** Deliveries that ended unsettled (a crash, a cut connection, a release) before a message is dead-lettered as poison. */
+  readonly maxDeliveries: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
@@ -59,6 +61,12 @@ export interface Config {
    */
   readonly picsumFromOwnSamples: boolean;
   readonly logLevel: string;
+  /**
+   * Test-only (`IMGPIPE_TEST_CRASH_ON_URL`): the worker process dies hard when
+   * it is about to fetch exactly this URL, so tests can make a poison message.
+   * Unset by default; no request can set it.
+   */
+  readonly testCrashOnUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -67,6 +75,9 @@ export class ConfigError extends Error {
     super(`${variable}: ${problem}`);
   }
 }
+
+/** The broker's own delivery limit on `QUEUE` (`x-delivery-limit`), a backstop above `MAX_DELIVERIES`. */
+export const DELIVERY_LIMIT = 20;
 
 /** The api and the worker cannot run without a broker and a database; both URLs have a default. */
 interface ServiceConnections {
@@ -107,6 +118,7 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
     concurrency,
     prefetch: read.int('PREFETCH', 16, 1, 65_535),
     maxAttempts: read.int('MAX_ATTEMPTS', 5, 1, 100),
+    maxDeliveries: read.int('MAX_DELIVERIES', 5, 1, DELIVERY_LIMIT),
     retryBaseMs: read.int('RETRY_BASE_MS', 1000, 1, 86_400_000),
     retryMaxMs: read.int('RETRY_MAX_MS', 60_000, 1, 86_400_000),
     thumbnailSize: read.int('THUMBNAIL_SIZE', 400, 1, 10_000),
@@ -143,6 +155,7 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
     },
     picsumFromOwnSamples: isHost && read.optional('PICSUM_URL') === undefined,
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    testCrashOnUrl: read.optional('IMGPIPE_TEST_CRASH_ON_URL'),
   } satisfies Config) as EntryConfig<E>;
 }
 

@@ -3,10 +3,11 @@ import { Dispatcher, type SettledJob } from '#adapters/jobs/dispatcher.ts';
 import type { Logger } from '#functions/ports.ts';
 import type { ProcessImageDeps } from '#functions/process-image.ts';
 import { AmqpSettler, attemptOf, type Received } from './amqp-settler.ts';
+import { deliveryCountOf } from './delivery-count.ts';
 import { ConsumerConnection, type ConsumerSession } from './consumer-connection.ts';
 import type { TopologyConfig } from './topology.ts';
 
-export type AmqpConsumerConfig = TopologyConfig & Pick<Config, 'prefetch' | 'concurrency'>;
+export type AmqpConsumerConfig = TopologyConfig & Pick<Config, 'prefetch' | 'concurrency'> & Partial<Pick<Config, 'maxDeliveries'>>;
 
 export interface AmqpConsumerOptions {
   /** `RABBIT_URL`. */
@@ -32,6 +33,14 @@ export interface AmqpConsumerOptions {
  * `x-attempts` + 1, and settles it on the channel it came from
  * ({@link AmqpSettler}).
  *
+ * A message of `QUEUE` that comes back unsettled (`x-delivery-count` > 0: a
+ * worker died holding it, lost its connection or handed it back) is not run
+ * but moved to the suspect queue, which each worker consumes one message at a
+ * time. There the count grows only for the message a dying worker held, so
+ * the jobs that merely shared a prefetch with a poison message run normally,
+ * and the poison message reaches `MAX_DELIVERIES` alone and is dead-lettered
+ * as `POISON_MESSAGE` by `runJob`.
+ *
  * @example
  * const consumer = new AmqpConsumer({ url: config.rabbitUrl, config, deps, log });
  * await consumer.start();       // resolves once consuming
@@ -56,6 +65,7 @@ export class AmqpConsumer {
       log,
       job: {
         maxAttempts: config.maxAttempts,
+        maxDeliveries: config.maxDeliveries,
         retryBaseMs: config.retryBaseMs,
         retryMaxMs: config.retryMaxMs,
         destination: { exchange: config.exchange, routingKey: config.routingKey },
@@ -65,6 +75,7 @@ export class AmqpConsumer {
         headers: message.properties.headers,
         messageId: message.properties.messageId as string | undefined,
         attempt: attemptOf(message.properties.headers),
+        deliveryCount: deliveryCountOf(message.properties.headers),
       }),
       settler: this.#settler,
       onSettled: options.onSettled,
@@ -75,9 +86,10 @@ export class AmqpConsumer {
       log,
       reconnectMaxDelayMs: options.reconnectMaxDelayMs,
       connectionName: options.connectionName,
-      onMessage: (session, message) => {
+      onMessage: (session, message, suspect) => {
         const received = { session, message };
-        if (!this.#dispatcher.dispatch(received)) this.#settler.release(received);
+        if (!suspect && (deliveryCountOf(message.properties.headers) ?? 0) > 0) void this.#settler.quarantine(received);
+        else if (!this.#dispatcher.dispatch(received)) this.#settler.release(received);
       },
       // Unsettled messages of a lost channel go back to the queue by themselves.
       onLost: (session: ConsumerSession) => this.#dispatcher.forget((received) => received.session === session),

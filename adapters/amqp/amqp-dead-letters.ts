@@ -17,8 +17,8 @@ export interface AmqpDeadLettersOptions {
   readonly batchSize?: number;
 }
 
-/** Headers that describe an earlier failure: a replayed job starts its attempts afresh. */
-const FAILURE_HEADER = /^(x-attempts$|x-error-|x-death$|x-first-death-|x-last-death-)/;
+/** Headers that describe an earlier failure or delivery: a replayed job starts its attempts afresh. */
+const FAILURE_HEADER = /^(x-attempts$|x-delivery-count$|x-error-|x-death$|x-first-death-|x-last-death-)/;
 
 /**
  * {@link DeadLetterQueue} on RabbitMQ, without the management plugin: one

@@ -118,7 +118,7 @@ export class AmqpPublisher implements JobPublisher {
     try {
       const raw = await connection.createConfirmChannel();
       const channel = new ConfirmedChannel(raw);
-      await assertTopology(raw, config);
+      await assertTopology(connection, config, this.#options.log);
       const session: Session = { connection, channel };
       connection.once('close', onLost);
       raw.once('close', () => {

@@ -4,7 +4,7 @@ import type { Logger } from '#functions/ports.ts';
 import type { Settler } from '#adapters/jobs/dispatcher.ts';
 import type { FailureHeaders, Settlement } from '#adapters/jobs/run-job.ts';
 import type { ConsumerSession } from './consumer-connection.ts';
-import { retryQueueArguments, retryQueueName, type TopologyConfig } from './topology.ts';
+import { retryQueueArguments, retryQueueName, suspectQueueName, type TopologyConfig } from './topology.ts';
 
 /** A delivery with the session it arrived on: only that session's channel may settle it. */
 export interface Received {
@@ -12,8 +12,8 @@ export interface Received {
   readonly message: ConsumeMessage;
 }
 
-/** Headers the broker writes when it dead-letters; it writes them afresh each time. */
-const BROKER_DEATH_HEADERS = /^x-(death|first-death-|last-death-)/;
+/** Headers the broker writes when it dead-letters or delivers; it writes them afresh each time. */
+const BROKER_HEADERS = /^x-(death|first-death-|last-death-|delivery-count$)/;
 
 /**
  * Settles deliveries on RabbitMQ:
@@ -24,6 +24,9 @@ const BROKER_DEATH_HEADERS = /^x-(death|first-death-|last-death-)/;
  * | `retried`            | copy (same body and properties, original headers + failure headers) to `<QUEUE>.retry.<ms>ms`, confirmed, then ack |
  * | `dead-lettered`      | copy with `x-error-code`, `x-error-message`, `x-attempts` to `DLX`/`ROUTING_KEY`, confirmed, then ack |
  * | `released`           | nack with requeue                                                              |
+ *
+ * And before any job runs, {@link quarantine} moves a message that came back
+ * unsettled from `QUEUE` to its suspect queue (copy, confirmed, then ack).
  *
  * When a copy cannot be published, the original is rejected without requeue,
  * so the queue's own `x-dead-letter-exchange` still dead-letters it: never a
@@ -56,6 +59,23 @@ export class AmqpSettler implements Settler<Received> {
 
   async deadLetter(received: Received, settlement: Extract<Settlement, { outcome: 'dead-lettered' }>): Promise<void> {
     await this.#forward(received, settlement.headers, async () => ({ exchange: this.config.dlx, routingKey: this.config.routingKey }));
+  }
+
+  /**
+   * Moves a message of `QUEUE` that came back unsettled to the suspect queue,
+   * where workers hold one message at a time. If the copy cannot be published,
+   * the original goes back to `QUEUE`.
+   */
+  async quarantine(received: Received): Promise<void> {
+    const { session, message } = received;
+    try {
+      await session.publisher.publish('', suspectQueueName(this.config.queue), message.content, copyProperties(message, {}));
+      this.ack(received);
+      this.log.info({ messageId: message.properties.messageId }, 'came back unsettled: moved to the suspect queue');
+    } catch (error) {
+      this.log.warn({ messageId: message.properties.messageId, err: errorSummary(error) }, 'could not move the message to the suspect queue; handing it back');
+      this.#nack(received, true);
+    }
   }
 
   /** Publishes a copy with the failure headers and acks the original once the broker confirmed the copy. */
@@ -101,11 +121,11 @@ export function attemptOf(headers: MessagePropertyHeaders | undefined): number {
   return Number.isSafeInteger(value) && value >= 0 ? value + 1 : 1;
 }
 
-function copyProperties(message: ConsumeMessage, failure: FailureHeaders): Options.Publish {
+function copyProperties(message: ConsumeMessage, failure: FailureHeaders | Record<string, never>): Options.Publish {
   const { properties } = message;
   const headers: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(properties.headers ?? {})) {
-    if (!BROKER_DEATH_HEADERS.test(name)) headers[name] = value;
+    if (!BROKER_HEADERS.test(name)) headers[name] = value;
   }
   Object.assign(headers, failure);
   return {

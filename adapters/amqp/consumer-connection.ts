@@ -5,7 +5,7 @@ import type { Logger } from '#functions/ports.ts';
 import { retryDelay } from '#adapters/jobs/retry-delay.ts';
 import { connectAmqp, describeBroker } from './connect.ts';
 import { ConfirmedChannel } from './confirmed-channel.ts';
-import { assertTopology, type TopologyConfig } from './topology.ts';
+import { assertTopology, suspectQueueName, type TopologyConfig } from './topology.ts';
 
 /** One connection's consuming and publishing channels. Once `lost`, nothing may be settled on it. */
 export interface ConsumerSession {
@@ -15,7 +15,8 @@ export interface ConsumerSession {
   /** Publishes retries and dead letters, with confirms. */
   readonly publisher: ConfirmedChannel;
   readonly retryQueues: Map<number, string>;
-  consumerTag: string | undefined;
+  /** The consumers on `QUEUE` and on its suspect queue. */
+  consumerTags: string[];
   lost: boolean;
 }
 
@@ -28,8 +29,8 @@ export interface ConsumerConnectionOptions {
   readonly reconnectMaxDelayMs?: number;
   /** Shown in the broker's management UI. */
   readonly connectionName?: string;
-  /** Each delivery, with the session it arrived on. */
-  readonly onMessage: (session: ConsumerSession, message: ConsumeMessage) => void;
+  /** Each delivery, with the session it arrived on; `suspect` when it came from the suspect queue. */
+  readonly onMessage: (session: ConsumerSession, message: ConsumeMessage, suspect: boolean) => void;
   /** A session died; its unsettled messages are back on the queue. */
   readonly onLost: (session: ConsumerSession) => void;
 }
@@ -37,8 +38,9 @@ export interface ConsumerConnectionOptions {
 const FIRST_RECONNECT_DELAY_MS = 500;
 
 /**
- * Keeps one consumer registered on `QUEUE`: connects, declares the topology,
- * sets the prefetch and consumes; when the connection or a channel drops, it
+ * Keeps one consumer registered on `QUEUE` and one on its suspect queue:
+ * connects, declares the topology, consumes `QUEUE` with `prefetch` and the
+ * suspect queue one message at a time; when the connection or a channel drops, it
  * says so (`onLost`) and reconnects with backoff until it consumes again or
  * {@link stop} is called.
  */
@@ -66,17 +68,19 @@ export class ConsumerConnection {
     return this.#connecting;
   }
 
-  /** Stops reconnecting and cancels the consumer; the channels stay open to settle what is running. */
+  /** Stops reconnecting and cancels the consumers; the channels stay open to settle what is running. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#stopReconnecting.abort();
     await this.#connecting;
     const session = this.#session;
-    if (session?.consumerTag === undefined || session.lost) return;
-    try {
-      await session.channel.cancel(session.consumerTag);
-    } catch (error) {
-      this.#options.log.warn({ err: errorSummary(error) }, 'could not cancel the consumer');
+    if (!session || session.lost) return;
+    for (const consumerTag of session.consumerTags) {
+      try {
+        await session.channel.cancel(consumerTag);
+      } catch (error) {
+        this.#options.log.warn({ err: errorSummary(error) }, 'could not cancel the consumer');
+      }
     }
   }
 
@@ -113,29 +117,35 @@ export class ConsumerConnection {
       const channel = await connection.createChannel();
       channel.on('error', () => {});
       const publisher = new ConfirmedChannel(await connection.createConfirmChannel());
-      const topology = await assertTopology(channel, config);
+      const topology = await assertTopology(connection, config, log);
       await channel.prefetch(config.prefetch);
       const session: ConsumerSession = {
         connection,
         channel,
         publisher,
         retryQueues: new Map(topology.retryQueues),
-        consumerTag: undefined,
+        consumerTags: [],
         lost: false,
       };
       connection.once('close', () => this.#lose(session, 'the broker connection closed'));
       channel.once('close', () => this.#lose(session, 'the consuming channel closed'));
       publisher.channel.once('close', () => this.#lose(session, 'the publishing channel closed'));
       if (this.#stopped) throw new Error('closed while connecting');
-      const { consumerTag } = await channel.consume(
-        config.queue,
-        (message) => {
-          if (message) this.#options.onMessage(session, message);
-          else this.#lose(session, 'the broker cancelled the consumer');
-        },
-        { noAck: false },
-      );
-      session.consumerTag = consumerTag;
+      const consume = async (queue: string, suspect: boolean) => {
+        const { consumerTag } = await channel.consume(
+          queue,
+          (message) => {
+            if (message) this.#options.onMessage(session, message, suspect);
+            else this.#lose(session, 'the broker cancelled the consumer');
+          },
+          { noAck: false },
+        );
+        session.consumerTags.push(consumerTag);
+      };
+      await consume(config.queue, false);
+      // The prefetch applies per consumer, to those created after it.
+      await channel.prefetch(1);
+      await consume(suspectQueueName(config.queue), true);
       if (session.lost) throw new Error('the connection dropped while the consumer started');
       this.#session = session;
       log.info({ broker: describeBroker(url), queue: config.queue, prefetch: config.prefetch }, 'consuming');

@@ -4,12 +4,23 @@ import type { ProcessImageDeps } from '#functions/process-image.ts';
 
 /** The ports `processImage` runs with, as every worker wires them: the system clock and the thumbnail settings from config. */
 export function processImageDeps(
-  config: Pick<Config, 'thumbnailSize' | 'maxInputPixels'>,
+  config: Pick<Config, 'thumbnailSize' | 'maxInputPixels' | 'testCrashOnUrl'>,
   ports: { fetcher: ImageFetcher; store: ImageStore; images: ImagesRepo },
 ): ProcessImageDeps {
   return {
     ...ports,
+    fetcher: config.testCrashOnUrl === undefined ? ports.fetcher : crashingOn(config.testCrashOnUrl, ports.fetcher),
     clock: { now: () => Date.now() },
     thumbnail: { size: config.thumbnailSize, maxInputPixels: config.maxInputPixels },
+  };
+}
+
+/** Test-only (`IMGPIPE_TEST_CRASH_ON_URL`): dies as an out-of-memory kill would, with no handler run, when about to fetch `url`. */
+function crashingOn(url: string, fetcher: ImageFetcher): ImageFetcher {
+  return {
+    fetch(requested, signal) {
+      if (requested === url) process.kill(process.pid, 'SIGKILL');
+      return fetcher.fetch(requested, signal);
+    },
   };
 }

@@ -3,6 +3,7 @@ import { parseJob, type Job } from '#functions/job.ts';
 import type { Logger } from '#functions/ports.ts';
 import { processImage, type ProcessImageDeps, type ProcessImageResult } from '#functions/process-image.ts';
 import { withConsumerSpan, type Destination } from '#adapters/telemetry/message-tracing.ts';
+import { poisonMessage } from './poison-message.ts';
 import { retryDelay } from './retry-delay.ts';
 
 /** One delivery of one message, as any queue hands it over. */
@@ -12,6 +13,8 @@ export interface Delivery {
   readonly messageId: string | undefined;
   /** 1 on first delivery; carried in `x-attempts` across retries. */
   readonly attempt: number;
+  /** Earlier deliveries that ended unsettled (a quorum queue's `x-delivery-count`); undefined where not counted. */
+  readonly deliveryCount?: number;
 }
 
 export interface RunJobOptions {
@@ -21,6 +24,8 @@ export interface RunJobOptions {
   readonly destination: Destination;
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** `MAX_DELIVERIES`: a delivery with this many unsettled ones before it is poison. Unset: no limit. */
+  readonly maxDeliveries?: number;
 }
 
 export interface FailureHeaders {
@@ -53,6 +58,11 @@ export type Settlement =
  * input, a permanent failure, or the last attempt. Never throws.
  */
 export async function runJob(delivery: Delivery, deps: ProcessImageDeps, options: RunJobOptions): Promise<Settlement> {
+  const poison = poisonMessage(delivery, options.maxDeliveries);
+  if (poison) {
+    logSettlement(options.log, poison, delivery.attempt, 0);
+    return poison;
+  }
   const started = deps.clock.now();
   const messageId = delivery.messageId ?? 'unknown';
   const settlement = await withConsumerSpan(delivery.headers, options.destination, messageId, async (span) => {

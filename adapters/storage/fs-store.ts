@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { TransientError } from '#functions/errors.ts';
 import type { ImageStore, Logger, PutOutcome, StoredObject } from '#functions/ports.ts';
@@ -16,10 +17,19 @@ export interface FsStoreOptions {
 const DEFAULT_STALE_TEMP_MS = 10 * 60_000;
 
 /**
- * `.<key>.<random>.tmp`, with a key's `/` written as `~`: dot-prefixed and not
- * ending in an output's extension, so nothing mistakes it for an output.
+ * `.<key>.<writer>.<random>.tmp`, with a key's `/` written as `~`: dot-prefixed
+ * and not ending in an output's extension, so nothing mistakes it for an output.
  */
 const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
+
+/**
+ * `<host hash>-<pid>-<run>`: which process wrote a temp file, so a restart on
+ * the same host removes a killed writer's at once (`run` tells a restarted
+ * container's pid 1 from the one before).
+ */
+const WRITER = /\.([0-9a-f]{12})-(\d+)-([0-9a-f]{8})\.[0-9a-f]{16}\.tmp$/;
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+const RUN_TAG = randomBytes(4).toString('hex');
 
 /**
  * {@link ImageStore} over one directory (`DATA_DIR`).
@@ -31,8 +41,9 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
  * gets its `<id>/` directory made first; its temp file still lives in the top
  * directory (same filesystem, so `link` works), where one sweep finds every
  * leftover. The temp file is removed in every case; one left by a crash is
- * swept by {@link FsStore.open} once it is older than `staleTempMs`, so a
- * writer sharing the volume is not disturbed.
+ * swept by {@link FsStore.open}: at once when its writer ran on this host and
+ * is gone, otherwise once it is older than `staleTempMs`, so a writer sharing
+ * the volume is not disturbed.
  *
  * I/O failures are `TransientError` with code `FS_<errno>` (`FS_ENOSPC`,
  * `FS_EACCES`, …). The directory needs a filesystem with hard links.
@@ -68,7 +79,7 @@ export class FsStore implements ImageStore {
 
   async putIfAbsent(key: string, data: Uint8Array, _contentType: string): Promise<PutOutcome> {
     const path = this.locate(key);
-    const temp = join(this.dir, `.${key.replace('/', '~')}.${randomBytes(8).toString('hex')}.tmp`);
+    const temp = join(this.dir, `.${key.replace('/', '~')}.${HOST_TAG}-${process.pid}-${RUN_TAG}.${randomBytes(8).toString('hex')}.tmp`);
     try {
       await io('write', temp, async () => {
         const handle = await open(temp, 'wx', 0o644);
@@ -117,7 +128,7 @@ export class FsStore implements ImageStore {
       const path = join(this.dir, name);
       try {
         const ageMs = now() - (await lstat(path)).mtimeMs;
-        if (ageMs < staleTempMs) continue;
+        if (ageMs < staleTempMs && !leftByDeadWriter(name)) continue;
         await rm(path, { force: true });
         log.warn({ file: path, ageMs: Math.round(ageMs) }, 'removed stale temp file');
       } catch (error) {
@@ -125,6 +136,23 @@ export class FsStore implements ImageStore {
         if (errnoOf(error) !== 'ENOENT') throw ioError('remove', path, error);
       }
     }
+  }
+}
+
+/**
+ * A temp file of a process on this host that is gone: its pid no longer runs,
+ * or it is this pid from an earlier run (a restarted container's pid 1).
+ * Writers on other hosts are judged by age alone.
+ */
+function leftByDeadWriter(name: string): boolean {
+  const [, host, pid, run] = WRITER.exec(name) ?? [];
+  if (host !== HOST_TAG || pid === undefined) return false;
+  if (Number(pid) === process.pid) return run !== RUN_TAG;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return errnoOf(error) === 'ESRCH';
   }
 }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import amqp from 'amqplib';
 import sharp from 'sharp';
 import { freePort } from '#test/support/free-port.ts';
 import { startImageSource, type ImageSource } from '#test/support/image-source.ts';
+import { publishJobs } from '#test/support/publish-jobs.ts';
 import { startNodeProcess, type RunningProcess } from '#test/support/node-process.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/pg-database.ts';
 import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
@@ -90,22 +90,4 @@ describe('dist/worker.mjs with STORAGE=minio against a real S3 server', () => {
 
 function totalHits(source: ImageSource): number {
   return [...source.hits.values()].reduce((sum, hits) => sum + hits, 0);
-}
-
-/** Publishes jobs exactly as the api does: persistent JSON on `images` with `process_image`. */
-async function publishJobs(url: string, jobs: ReadonlyArray<{ id: string; url: string; ops: string[] }>): Promise<void> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createConfirmChannel();
-    for (const job of jobs) {
-      channel.publish('images', 'process_image', Buffer.from(JSON.stringify(job)), {
-        persistent: true,
-        contentType: 'application/json',
-        messageId: job.id,
-      });
-    }
-    await channel.waitForConfirms();
-  } finally {
-    await connection.close();
-  }
 }

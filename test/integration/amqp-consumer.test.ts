@@ -337,7 +337,7 @@ describe('AmqpConsumer', () => {
 
     assert.deepEqual([...harness.store.objects.keys()].sort(), ['1.jpg', '2.jpg']);
     assert.deepEqual(harness.settled.map((event) => event.settlement.outcome), ['written', 'written']);
-    assert.equal(await readyCount(harness), 4, 'the jobs not started went back to the queue');
+    await waitUntil('the jobs not started back on the queue', async () => (await readyCount(harness)) === 4, 5_000, 20);
     await harness.consumer.close();
   });
 
@@ -351,7 +351,8 @@ describe('AmqpConsumer', () => {
 
     assert.deepEqual(harness.settled.map((event) => event.settlement.outcome), ['released', 'released']);
     assert.equal(fetcher.finished, 0);
-    assert.equal(await readyCount(harness), 2);
+    // A quorum queue makes a requeued message ready once its log has it, a moment after the nack.
+    await waitUntil('both messages back on the queue', async () => (await readyCount(harness)) === 2, 5_000, 20);
     assert.equal(await readyCount(harness, harness.config.dlq), 0);
   });
 
@@ -366,6 +367,25 @@ describe('AmqpConsumer', () => {
     inspect.publish(harness.config.exchange, harness.config.routingKey, Buffer.from(JSON.stringify(jobFor(1))), { messageId: '1' });
 
     await waitUntil('the job after reconnecting', async () => harness.store.objects.has('1.jpg'), 10_000, 20);
+  });
+
+  it('moves a message that came back unsettled to the suspect queue and runs it from there', async () => {
+    const fetcher = new BlockingFetcher();
+    const harness = await startConsumer(fetcher, { config: { concurrency: 1, prefetch: 1 } });
+    await harness.publisher.publish(jobs(1));
+    await waitUntil('the job running', async () => fetcher.active === 1, 10_000, 10);
+
+    await closeVhostConnections(vhost.name);
+    await waitUntil('the message moved', async () => harness.log.lines.some((line) => line.message === 'came back unsettled: moved to the suspect queue'), 10_000, 20);
+    fetcher.open();
+
+    await waitUntil('both runs settled', async () => harness.settled.length === 2, 10_000, 20);
+    assert.deepEqual(harness.settled.map((event) => event.settlement.outcome).sort(), ['skipped', 'written']);
+    assert.ok(harness.store.objects.has('1.jpg'));
+    const inspect = await inspector();
+    for (const queue of [harness.config.queue, `${harness.config.queue}.suspect`, harness.config.dlq]) {
+      assert.equal((await inspect.checkQueue(queue)).messageCount, 0, `messages left in ${queue}`);
+    }
   });
 
   it('can be closed twice, and closed before it ever consumed', async () => {

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { assertTopology, retryDelays, retryQueueName } from '#adapters/amqp/topology.ts';
+import { MemoryLogger } from '#test/fakes/support.ts';
 import { topologyConfig } from '#test/support/topology-config.ts';
 import { createTestVhost, type TestVhost } from '#test/support/rabbit-vhost.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
@@ -38,6 +39,7 @@ describe('assertTopology', () => {
   let vhost: TestVhost;
   let connection: ChannelModel;
   let channel: Channel;
+  const log = new MemoryLogger();
 
   before(async () => {
     vhost = await createTestVhost();
@@ -60,7 +62,7 @@ describe('assertTopology', () => {
   it('declares the exchanges, queues, arguments and bindings of the design', async () => {
     const config = topologyConfig();
 
-    const topology = await assertTopology(channel, config);
+    const topology = await assertTopology(connection, config, log);
 
     await channel.checkExchange('images');
     await channel.checkExchange('images.dlx');
@@ -70,8 +72,22 @@ describe('assertTopology', () => {
       arguments: Object.fromEntries(queue.arguments.map(([name, , value]) => [name, value])),
     }));
     const byName = new Map(queues.map((queue) => [queue.name, queue]));
-    assert.deepEqual(byName.get('images.q'), { name: 'images.q', durable: true, arguments: { 'x-dead-letter-exchange': 'images.dlx' } });
+    assert.deepEqual(byName.get('images.q'), {
+      name: 'images.q',
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-dead-letter-exchange': 'images.dlx', 'x-delivery-limit': 20 },
+    });
     assert.deepEqual(byName.get('images.dlx.q'), { name: 'images.dlx.q', durable: true, arguments: {} });
+    assert.deepEqual(byName.get('images.q.suspect'), {
+      name: 'images.q.suspect',
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-dead-letter-exchange': 'images.dlx',
+        'x-dead-letter-routing-key': 'process_image',
+        'x-delivery-limit': 20,
+      },
+    });
     assert.deepEqual(byName.get('images.q.retry.50ms'), {
       name: 'images.q.retry.50ms',
       durable: true,
@@ -82,7 +98,8 @@ describe('assertTopology', () => {
       'x-dead-letter-exchange': 'images',
       'x-dead-letter-routing-key': 'process_image',
     });
-    assert.equal(queues.length, 4, `queues: ${[...byName.keys()].join(', ')}`);
+    assert.equal(queues.length, 5, `queues: ${[...byName.keys()].join(', ')}`);
+    assert.equal(topology.mainQueue, 'quorum');
     assert.deepEqual([...topology.retryQueues], [
       [50, 'images.q.retry.50ms'],
       [100, 'images.q.retry.100ms'],
@@ -99,8 +116,8 @@ describe('assertTopology', () => {
   it('can be declared again with the same arguments, and refuses to be changed', async () => {
     const config = topologyConfig();
 
-    await assertTopology(channel, config);
-    await assertTopology(channel, config);
+    await assertTopology(connection, config, log);
+    await assertTopology(connection, config, log);
 
     const queue = await channel.checkQueue('images.q');
     assert.equal(queue.queue, 'images.q');
@@ -109,7 +126,7 @@ describe('assertTopology', () => {
   });
 
   it('dead-letters a message rejected from the main queue into the dead-letter queue', async () => {
-    await assertTopology(channel, topologyConfig());
+    await assertTopology(connection, topologyConfig(), log);
     await channel.purgeQueue('images.dlx.q');
     channel.publish('images', 'process_image', Buffer.from('{"id":"dl-1"}'), { messageId: 'dl-1', persistent: true });
     const delivered = await waitUntil('the message in images.q', async () => channel.get('images.q'), 5_000, 20);
@@ -122,7 +139,7 @@ describe('assertTopology', () => {
   });
 
   it('sends a message parked in a retry queue back to the main queue once its delay is over', async () => {
-    await assertTopology(channel, topologyConfig());
+    await assertTopology(connection, topologyConfig(), log);
     await channel.purgeQueue('images.q');
     const started = Date.now();
 
@@ -136,10 +153,60 @@ describe('assertTopology', () => {
     assert.ok(waited >= 90, `came back after ${waited} ms`);
   });
 
+  it('counts the deliveries of a message that ended unsettled in x-delivery-count', async () => {
+    const config = topologyConfig({ exchange: 'c1', queue: 'c1.q', dlx: 'c1.dlx', dlq: 'c1.dlx.q' });
+    await assertTopology(connection, config, log);
+    channel.publish('c1', 'process_image', Buffer.from('{"id":"c-1"}'), { messageId: 'c-1', persistent: true });
+
+    const first = await waitUntil('the first delivery', async () => channel.get('c1.q'), 5_000, 20);
+    assert.equal(first.properties.headers?.['x-delivery-count'], 0);
+    channel.nack(first, false, true);
+    const released = await waitUntil('the released message', async () => channel.get('c1.q'), 5_000, 20);
+    assert.equal(released.properties.headers?.['x-delivery-count'], 1);
+
+    channel.nack(released, false, true);
+    const scratch = await scratchChannel();
+    await waitUntil('the message on a channel that then closes', async () => scratch.get('c1.q'), 5_000, 20);
+    await scratch.close();
+    const afterLoss = await waitUntil('the message after the loss', async () => channel.get('c1.q', { noAck: true }), 5_000, 20);
+    assert.equal(afterLoss.properties.headers?.['x-delivery-count'], 3);
+  });
+
+  it('dead-letters a message the broker delivered more than 20 times without a settlement', async () => {
+    const config = topologyConfig({ exchange: 'l1', queue: 'l1.q', dlx: 'l1.dlx', dlq: 'l1.dlx.q' });
+    await assertTopology(connection, config, log);
+    channel.publish('l1', 'process_image', Buffer.from('{"id":"l-1"}'), { messageId: 'l-1', persistent: true });
+
+    for (let delivery = 1; delivery <= 21; delivery += 1) {
+      const message = await waitUntil(`delivery ${delivery}`, async () => channel.get('l1.q'), 5_000, 20);
+      channel.nack(message, false, true);
+    }
+
+    const dead = await waitUntil('the message in l1.dlx.q', async () => channel.get('l1.dlx.q', { noAck: true }), 5_000, 20);
+    assert.equal(dead.properties.messageId, 'l-1');
+    assert.equal((await channel.checkQueue('l1.q')).messageCount, 0);
+  });
+
+  it('keeps working on a classic queue left by an earlier version, and says how to migrate', async () => {
+    const config = topologyConfig({ exchange: 'k1', queue: 'k1.q', dlx: 'k1.dlx', dlq: 'k1.dlx.q' });
+    await channel.assertQueue('k1.q', { durable: true, arguments: { 'x-dead-letter-exchange': 'k1.dlx' } });
+    const logged = log.lines.length;
+
+    const topology = await assertTopology(connection, config, log);
+
+    assert.equal(topology.mainQueue, 'kept');
+    const [warning] = log.lines.slice(logged).filter((line) => line.level === 'error');
+    assert.match(warning?.message ?? '', /k1\.q exists with other arguments.*README, "Poison messages"/);
+    assert.match(String((warning?.context as { broker?: unknown }).broker), /PRECONDITION_FAILED.*x-queue-type/);
+    channel.publish('k1', 'process_image', Buffer.from('{}'));
+    await waitUntil('the message in the classic k1.q', async () => (await channel.checkQueue('k1.q')).messageCount === 1, 5_000, 20);
+    assert.equal((await channel.checkQueue('k1.dlx.q')).queue, 'k1.dlx.q');
+  });
+
   it('uses its own names from the config', async () => {
     const config = topologyConfig({ exchange: 'x1', queue: 'x1.q', dlx: 'x1.dlx', dlq: 'x1.dlx.q', routingKey: 'rk', maxAttempts: 1 });
 
-    const topology = await assertTopology(channel, config);
+    const topology = await assertTopology(connection, config, log);
 
     assert.equal(topology.retryQueues.size, 0);
     assert.equal((await channel.checkQueue('x1.q')).queue, 'x1.q');

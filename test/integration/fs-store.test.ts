@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '#adapters/config.ts';
@@ -83,6 +86,19 @@ describe('FsStore on a directory', () => {
     assert.deepEqual(await readdir(dir), [fresh]);
   });
 
+  it('removes at once a fresh temp file whose writer on this host is gone, and keeps a live writer\'s', async () => {
+    const dir = await aDir();
+    const exited = spawn(process.execPath, ['-e', '']);
+    await once(exited, 'exit');
+    const orphan = writerTempName(aKey(), exited.pid!);
+    const live = writerTempName(aKey(), process.ppid);
+    for (const name of [orphan, live]) await writeFile(join(dir, name), aPayload(1).subarray(0, 100));
+
+    await FsStore.open(dir, new MemoryLogger());
+
+    assert.deepEqual(await readdir(dir), [live]);
+  });
+
   it('shows readers only <id>.jpg outputs and dot-prefixed temps while puts run, and only outputs after', async () => {
     const dir = await aDir();
     const store = await FsStore.open(dir, new MemoryLogger());
@@ -126,7 +142,7 @@ describe('FsStore on a directory', () => {
     assert.deepEqual(await readdir(dir), ['job-1']);
     assert.deepEqual((await readdir(join(dir, 'job-1'))).sort(), [...names].sort());
     for (const name of [...seenAtTop].filter((entry) => entry !== 'job-1')) {
-      assert.match(name, /^\.job-1~[\w-]+\.\w+\.[0-9a-f]{16}\.tmp$/);
+      assert.match(name, /^\.job-1~[\w-]+\.\w+\.[0-9a-f]{12}-\d+-[0-9a-f]{8}\.[0-9a-f]{16}\.tmp$/);
     }
   });
 
@@ -210,7 +226,13 @@ describe('FsStore on a file instead of a directory', () => {
   });
 });
 
-/** The name FsStore gives its temp files: `.<key>.<16 hex>.tmp`, a key's `/` as `~`. */
+/** A temp file of a process on this host, named as FsStore names its own. */
+function writerTempName(key: string, pid: number): string {
+  const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+  return `.${key.replace('/', '~')}.${host}-${pid}-0badc0de.0123456789abcdef.tmp`;
+}
+
+/** The name FsStore gave its temp files before they named their writer: `.<key>.<16 hex>.tmp`, a key's `/` as `~`. */
 function tempName(key: string): string {
   return `.${key.replace('/', '~')}.0123456789abcdef.tmp`;
 }

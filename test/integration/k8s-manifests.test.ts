@@ -228,21 +228,26 @@ for (const variant of VARIANTS) {
       assert.equal(rendered.deployment('imgpipe-worker').spec!.replicas, undefined, 'KEDA owns the replica count');
     });
 
-    it('scales the worker with KEDA on the management API count of QUEUE, ready and unacknowledged', () => {
+    it('scales the worker with KEDA on the management API count of QUEUE and its suspect queue, ready and unacknowledged', () => {
       const scaled = rendered.one<IScaledObject>('ScaledObject');
       const triggers = scaled.spec!.triggers.filter((candidate) => candidate.type === 'rabbitmq');
       const queue = rendered.config('imgpipe-worker', 'worker').queue;
 
-      const metadata = triggers[0]?.metadata as Record<string, string> | undefined;
-
       assert.equal(scaled.spec!.scaleTargetRef.name, 'imgpipe-worker');
-      assert.equal(triggers.length, 1, 'one rabbitmq trigger');
-      assert.equal(metadata?.protocol, 'http', 'AMQP would count ready messages only');
-      assert.equal(metadata.queueName, queue);
-      assert.equal(metadata.mode, 'QueueLength');
-      assert.match(metadata.value ?? '', /^[1-9]\d*$/);
-      assert.match(metadata.activationValue ?? '', /^\d+$/, 'activationValue is set');
-      assert.equal(metadata.host, undefined, 'the host comes from the TriggerAuthentication, not the manifest');
+      assert.deepEqual(
+        triggers.map((trigger) => (trigger.metadata as Record<string, string>).queueName),
+        [queue, `${queue}.suspect`],
+        'one rabbitmq trigger per queue the workers consume',
+      );
+      for (const trigger of triggers) {
+        const metadata = trigger.metadata as Record<string, string>;
+        assert.equal(metadata.protocol, 'http', 'AMQP would count ready messages only');
+        assert.equal(metadata.mode, 'QueueLength');
+        assert.match(metadata.value ?? '', /^[1-9]\d*$/);
+        assert.match(metadata.activationValue ?? '', /^\d+$/, 'activationValue is set');
+        assert.equal(metadata.host, undefined, 'the host comes from the TriggerAuthentication, not the manifest');
+        assert.equal(trigger.authenticationRef?.name, triggers[0]!.authenticationRef?.name);
+      }
       assert.ok(scaled.spec!.maxReplicaCount! > (scaled.spec!.minReplicaCount ?? 0), 'maxReplicaCount is above the minimum');
     });
 

@@ -249,8 +249,9 @@ describe('docker-compose.yml', () => {
 
   it('passes every variable adapters/config.ts reads to the worker, from .env unless the stack fixes it', () => {
     // The api's key and listening port are no business of the worker's (its probe
-    // listens on the default HOST); compose's own collector receives the traces.
-    const notForTheWorker = new Set(['API_KEY', 'HOST', 'PORT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+    // listens on the default HOST); compose's own collector receives the traces;
+    // the crash hook is for tests only.
+    const notForTheWorker = new Set(['API_KEY', 'HOST', 'PORT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'IMGPIPE_TEST_CRASH_ON_URL']);
 
     const passed = new Set(Object.keys(service('worker').environment ?? {}));
 
