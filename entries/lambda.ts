@@ -19,8 +19,10 @@ async function compose(): Promise<LambdaHandler> {
   const log = createLogger(config);
   const shutdown = new ShutdownPlan('api', log);
   let api: Awaited<ReturnType<typeof composeApi>>;
+  let lambdaHandler: LambdaHandler;
   try {
     api = await composeApi(config, log, shutdown);
+    lambdaHandler = makeLambdaHandler(api.app);
     // A plugin that fails to load fails the composition, so the next invocation composes afresh.
     await api.app.ready();
   } catch (error) {
@@ -32,7 +34,6 @@ async function compose(): Promise<LambdaHandler> {
   process.once('SIGTERM', () => {
     void shutdown.close('SIGTERM').then(() => process.exit(0));
   });
-  const lambdaHandler = makeLambdaHandler(api.app);
   return async (event, context) => {
     try {
       return await lambdaHandler(event, context);
