@@ -19,11 +19,12 @@ export const IMAGES_SQL = {
   markEnqueued: `
     UPDATE images SET enqueued_at = now()
     WHERE id = ANY($1::int[])`,
-  /** `$1` = id, `$2` = url. */
-  markProcessed: `
+  /** `$1` = ids (int[]), `$2` = their urls (text[]), pairwise: many jobs in one statement. */
+  markProcessedMany: `
     UPDATE images
     SET processed = true, failed_at = NULL, error_code = NULL, error_message = NULL
-    WHERE id = $1 AND url = $2`,
+    FROM unnest($1::int[], $2::text[]) AS done(id, url)
+    WHERE images.id = done.id AND images.url = done.url`,
   /** `$1` = id, `$2` = url, `$3` = error code, `$4` = error message. */
   markFailed: `
     UPDATE images

@@ -1,5 +1,6 @@
 import { redactCredentials, TransientError } from '#functions/errors.ts';
 import type { FailureReason, ImagesRepo, PendingImage } from '#functions/ports.ts';
+import { BatchedMarks } from './batched-marks.ts';
 import { IMAGES_SQL } from './images-sql.ts';
 
 /** The least a Postgres connection must offer: a parameterised query that returns rows. */
@@ -19,7 +20,9 @@ const MAX_ROW_ID = 2_147_483_647;
 /**
  * {@link ImagesRepo} over any {@link SqlDatabase} (the `pg` pool, the embedded
  * database), running the statements of `images-sql.ts` against the schema of
- * `db/init.sql`. Rows are locked with `FOR UPDATE SKIP LOCKED` while `publish`
+ * `db/init.sql`. `markProcessed` calls that arrive while one is being written
+ * are written together in the next statement ({@link BatchedMarks}); each
+ * still resolves only once its row is committed. Rows are locked with `FOR UPDATE SKIP LOCKED` while `publish`
  * runs, so concurrent callers never pick the same row. Database failures are
  * `TransientError('DATABASE_UNAVAILABLE')`; what `publish` throws is rethrown as it is.
  *
@@ -28,7 +31,11 @@ const MAX_ROW_ID = 2_147_483_647;
  * await repo.enqueuePending(200, (rows) => publisher.publish(rows.map(toJob))); // → 200
  */
 export class SqlImagesRepo implements ImagesRepo {
-  constructor(private readonly db: SqlDatabase) {}
+  readonly #processed: BatchedMarks;
+
+  constructor(private readonly db: SqlDatabase) {
+    this.#processed = new BatchedMarks((ids, urls) => this.run(IMAGES_SQL.markProcessedMany, [ids, urls]));
+  }
 
   async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {
     let publishError: { error: unknown } | undefined;
@@ -56,7 +63,7 @@ export class SqlImagesRepo implements ImagesRepo {
   async markProcessed(job: PendingImage): Promise<void> {
     const id = rowId(job.id);
     if (id === undefined) return;
-    await this.run(IMAGES_SQL.markProcessed, [id, job.url]);
+    await this.#processed.mark(id, job.url);
   }
 
   async markFailed(job: PendingImage, reason: FailureReason): Promise<void> {

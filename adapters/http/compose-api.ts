@@ -8,6 +8,10 @@ import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
 import { ShutdownSteps } from '#adapters/shutdown-steps.ts';
 import { buildHttpApp } from './build-http-app.ts';
+import { sharedCheck } from './shared-dependency-check.ts';
+
+/** Readiness answers from a success this recent without asking the database and broker again. */
+const READINESS_FRESH_MS = 1000;
 
 export interface ComposedApi {
   /** Built, not listening: the server entry listens, the Lambda entry injects. */
@@ -52,8 +56,8 @@ export async function composeApi(config: Config, log: PinoLogger): Promise<Compo
     steps.add('broker', () => publisher.close());
 
     const dependencies: DependencyCheck[] = [
-      { name: 'database', check: () => images.ping() },
-      { name: 'broker', check: () => publisher.ping() },
+      sharedCheck({ name: 'database', check: () => images.ping() }, { freshMs: READINESS_FRESH_MS }),
+      sharedCheck({ name: 'broker', check: () => publisher.ping() }, { freshMs: READINESS_FRESH_MS }),
     ];
     const app = buildHttpApp({
       enqueue: { images, publisher },

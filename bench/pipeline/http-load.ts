@@ -10,9 +10,12 @@ import type { BenchSource } from './source.ts';
 
 const TASK_BODY = JSON.stringify({ url: 'https://picsum.photos/seed/7/1024/768', ops: ['thumbnail'] });
 
-/** Bundles bench/pipeline/bare-fastify.ts the way build.mjs bundles the entries. */
-export async function buildBareFastify(outDir: string): Promise<string> {
-  const outfile = `${outDir}/bare-fastify.mjs`;
+/**
+ * Bundles bench/pipeline/bare-fastify.ts the way build.mjs bundles the
+ * entries, inside the repository so that its externals (sharp) resolve.
+ */
+export async function buildBareFastify(): Promise<string> {
+  const outfile = 'node_modules/.cache/imgpipe-bench/bare-fastify.mjs';
   await build({
     entryPoints: ['bench/pipeline/bare-fastify.ts'],
     outfile,
@@ -59,7 +62,7 @@ async function load(url: string, connections: number, seconds: number, post: boo
  */
 export async function httpFigures(options: BenchOptions, source: BenchSource, logDir: string, log: (line: string) => void): Promise<Figure[]> {
   const dir = `${logDir}/http`;
-  const bare = await startBareFastify(await buildBareFastify(dir), dir);
+  const bare = await startBareFastify(await buildBareFastify(), dir);
   const pipeline = await startPipeline({ rows: 1, urlBase: source.photoBase, allowHosts: source.hostPort, workers: 0, logDir: dir });
   const figures: Figure[] = [];
   try {

@@ -17,6 +17,9 @@ export interface PipelineOptions {
   /** Environment for the workers only (concurrency, allocator, …). */
   readonly workerEnv?: Readonly<Record<string, string>>;
   readonly logDir: string;
+  /** Node flags for the api and the workers (e.g. `--cpu-prof`). */
+  readonly apiNodeArgs?: readonly string[];
+  readonly workerNodeArgs?: readonly string[];
 }
 
 export interface Pipeline {
@@ -61,13 +64,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       ...options.env,
     };
     const apiPort = await freePort();
-    const api = await startProcess('api', 'dist/http.mjs', { ...shared, PORT: String(apiPort) }, options.logDir);
+    const api = await startProcess('api', 'dist/http.mjs', { ...shared, PORT: String(apiPort) }, options.logDir, options.apiNodeArgs);
     started.push(api);
     const workers: BenchProcess[] = [];
     const probes: string[] = [];
     for (let index = 0; index < options.workers; index += 1) {
       const metricsPort = await freePort();
-      const worker = await startProcess(`worker-${index + 1}`, 'dist/worker.mjs', { ...shared, METRICS_PORT: String(metricsPort), ...options.workerEnv }, options.logDir);
+      const worker = await startProcess(`worker-${index + 1}`, 'dist/worker.mjs', { ...shared, METRICS_PORT: String(metricsPort), ...options.workerEnv }, options.logDir, options.workerNodeArgs);
       started.push(worker);
       workers.push(worker);
       probes.push(`http://127.0.0.1:${metricsPort}/healthz`);

@@ -9,6 +9,8 @@ export interface BenchProcess {
   readonly logFile: string;
   /** Peak resident set (VmHWM), in MiB, while the process runs. */
   peakRssMiB(): Promise<number>;
+  /** User plus system CPU seconds the process used so far, all threads. */
+  cpuSeconds(): Promise<number>;
   /** SIGTERM, then SIGKILL after 15 s. */
   stop(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export async function startProcess(
     child,
     logFile,
     peakRssMiB: () => peakRssMiB(child.pid!),
+    cpuSeconds: () => cpuSeconds(child.pid!),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -52,6 +55,15 @@ export async function peakRssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
   return kb / 1024;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Polls `probe` every `everyMs` until it is truthy; throws after `timeoutMs`. */

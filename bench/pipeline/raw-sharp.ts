@@ -19,9 +19,10 @@ const inputs = await Promise.all(Array.from({ length: distinct }, (_, index) => 
 const transform = (input: Buffer) =>
   sharp(input).rotate().resize(400, 400, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer();
 
-async function pass(concurrency: number, count: number): Promise<number> {
+async function pass(concurrency: number, count: number): Promise<{ rate: number; cpuMsPerImage: number }> {
   let next = 0;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < count) {
@@ -31,12 +32,16 @@ async function pass(concurrency: number, count: number): Promise<number> {
       }
     }),
   );
-  return count / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { rate: count / ((performance.now() - started) / 1000), cpuMsPerImage: (used.user + used.system) / 1000 / count };
 }
 
 const rates: Record<string, number> = {};
+const cpuMsPerImage: Record<string, number> = {};
 for (const concurrency of concurrencyArg!.split(',').map(Number)) {
   await pass(concurrency, Math.min(jobs, 2 * concurrency));
-  rates[concurrency] = await pass(concurrency, jobs);
+  const measured = await pass(concurrency, jobs);
+  rates[concurrency] = measured.rate;
+  cpuMsPerImage[concurrency] = measured.cpuMsPerImage;
 }
-console.log(JSON.stringify({ rates, peakRssMiB: await peakRssMiB(process.pid) }));
+console.log(JSON.stringify({ rates, cpuMsPerImage, peakRssMiB: await peakRssMiB(process.pid) }));

@@ -98,7 +98,7 @@ export async function startupFigures(options: BenchOptions, raw: RawSharp | unde
   const dir = `${logDir}/startup`;
   const section = 'start-up';
   const figures: Figure[] = [];
-  const bare = await buildBareFastify(dir);
+  const bare = await buildBareFastify();
   const database = await createTestDatabase();
   const vhost = await createTestVhost('imgpipe-bench');
   try {

@@ -10,6 +10,10 @@ import type { BenchSource } from './source.ts';
 interface Measured {
   readonly imgPerSec: number;
   readonly workerPeakMiB: number;
+  /** Worker CPU (all threads, all workers) per image, start-up excluded. */
+  readonly workerCpuMs: number;
+  /** The api's and the workers' CPU per image together. */
+  readonly pipelineCpuMs: number;
 }
 
 /**
@@ -20,7 +24,7 @@ interface Measured {
 export async function throughput(options: BenchOptions, inputs: Inputs, source: BenchSource, logDir: string, log: (line: string) => void): Promise<{ figures: Figure[]; raw: RawSharp }> {
   const jobs = options.jobs;
   const raw = await rawSharp(inputs.dir, 'photo', PHOTO_COUNT, jobs, [2, 4, 8]);
-  log(`raw sharp: ${raw.best.toFixed(1)} img/s at concurrency ${raw.bestConcurrency}`);
+  log(`raw sharp: ${raw.best.toFixed(1)} img/s at concurrency ${raw.bestConcurrency}, ${raw.cpuMsPerImage.toFixed(1)} CPU ms/img`);
   const base: Omit<PipelineOptions, 'workers' | 'logDir'> = {
     rows: jobs,
     urlBase: source.photoBase,
@@ -30,10 +34,25 @@ export async function throughput(options: BenchOptions, inputs: Inputs, source: 
   const run = async (label: string, extra: Partial<PipelineOptions>): Promise<Measured> => {
     const pipeline = await startPipeline({ ...base, workers: 1, logDir: `${logDir}/${label}`, ...extra });
     try {
+      const cpu = async () => {
+        const workers = await Promise.all(pipeline.workers.map((worker) => worker.cpuSeconds()));
+        const sum = workers.reduce((a, b) => a + b, 0);
+        return { workers: sum, all: sum + (await pipeline.api.cpuSeconds()) };
+      };
+      const before = await cpu();
       const seconds = await runAll(pipeline, jobs);
+      const after = await cpu();
       const peaks = await Promise.all(pipeline.workers.map((worker) => worker.peakRssMiB()));
-      const measured = { imgPerSec: jobs / seconds, workerPeakMiB: Math.max(...peaks) };
-      log(`${label}: ${measured.imgPerSec.toFixed(1)} img/s, worker peak ${measured.workerPeakMiB.toFixed(0)} MiB`);
+      const measured = {
+        imgPerSec: jobs / seconds,
+        workerPeakMiB: Math.max(...peaks),
+        workerCpuMs: ((after.workers - before.workers) * 1000) / jobs,
+        pipelineCpuMs: ((after.all - before.all) * 1000) / jobs,
+      };
+      log(
+        `${label}: ${measured.imgPerSec.toFixed(1)} img/s, worker peak ${measured.workerPeakMiB.toFixed(0)} MiB, ` +
+          `worker CPU ${measured.workerCpuMs.toFixed(1)} ms/img (api+workers ${measured.pipelineCpuMs.toFixed(1)})`,
+      );
       return measured;
     } finally {
       await pipeline.close();
@@ -73,6 +92,7 @@ export async function throughput(options: BenchOptions, inputs: Inputs, source: 
       { section, name: '1 worker, defaults', value: one.imgPerSec, unit: 'img/s', baselineName: rawName, baseline: raw.best, target: '>= 0.85' },
       { section, name: '2 workers', value: two.imgPerSec, unit: 'img/s', baselineName: '1 worker', baseline: one.imgPerSec, target: '>= 1.0' },
       { section, name: '2 workers', value: two.imgPerSec, unit: 'img/s', baselineName: rawName, baseline: raw.best, target: '' },
+      { section, name: 'worker CPU per image (1 worker)', value: one.workerCpuMs, unit: 'ms', baselineName: 'raw sharp CPU per image', baseline: raw.cpuMsPerImage, target: '' },
       { section, name: 'worker peak RSS (1 worker)', value: one.workerPeakMiB, unit: 'MiB', baselineName: 'raw sharp process', baseline: raw.peakRssMiB, target: '<= 128 MiB' },
       { section, name: 'STORAGE=minio (s3rver)', value: s3.imgPerSec, unit: 'img/s', baselineName: '1 worker, fs', baseline: one.imgPerSec, target: '>= 0.8' },
       { section, name: 'tracing on (OTLP receiver)', value: traced.imgPerSec, unit: 'img/s', baselineName: '1 worker, tracing off', baseline: one.imgPerSec, target: '>= 0.95' },
