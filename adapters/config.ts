@@ -22,6 +22,10 @@ export interface Config {
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
   readonly maxInputPixels: number;
+  /** libvips threads per image; 0 leaves sharp's own default. */
+  readonly sharpConcurrency: number;
+  /** libvips operation cache, in MiB; 0 turns it off. */
+  readonly sharpCacheMb: number;
   readonly storage: 'fs' | 'minio';
   readonly dataDir: string;
   readonly s3: {
@@ -98,6 +102,8 @@ export function loadConfig(env: Env, entry: Entry): Config {
     retryMaxMs: read.int('RETRY_MAX_MS', 60_000, 1, 86_400_000),
     thumbnailSize: read.int('THUMBNAIL_SIZE', 400, 1, 10_000),
     maxInputPixels: read.int('MAX_INPUT_PIXELS', 100_000_000, 1, 2 ** 40),
+    sharpConcurrency: read.int('SHARP_CONCURRENCY', 1, 0, 256),
+    sharpCacheMb: read.int('SHARP_CACHE_MB', 0, 0, 65_536),
     storage,
     dataDir: read.string('DATA_DIR', isHost ? './data' : '/data'),
     s3: {

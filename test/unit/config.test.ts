@@ -88,6 +88,13 @@ describe('loadConfig: other variables', () => {
     assert.equal(config.fetch.picsumUrl, 'https://picsum.photos');
   });
 
+  it('runs sharp with one libvips thread per image and no operation cache unless told otherwise', () => {
+    assert.deepEqual([configOf({}, 'worker').sharpConcurrency, configOf({}, 'worker').sharpCacheMb], [1, 0]);
+    const tuned = configOf({ SHARP_CONCURRENCY: '0', SHARP_CACHE_MB: '50' }, 'worker');
+    assert.deepEqual([tuned.sharpConcurrency, tuned.sharpCacheMb], [0, 50]);
+    assert.equal(configErrorOf({ SHARP_CACHE_MB: '-1' }).variable, 'SHARP_CACHE_MB');
+  });
+
   it('leaves the broker and database unset for the local host, which embeds its own', () => {
     const config = configOf({}, 'host');
     assert.equal(config.rabbitUrl, undefined);
