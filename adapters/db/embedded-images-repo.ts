@@ -2,12 +2,24 @@ import { PGlite } from '@electric-sql/pglite';
 import type { ImagesRepo } from '#functions/ports.ts';
 import { SqlImagesRepo, type SqlQueryable } from './sql-images-repo.ts';
 
+export interface EmbeddedOpenOptions {
+  /**
+   * A directory to keep the database in across runs (created if missing);
+   * in memory when absent, so nothing is kept after `close()`. Opening an
+   * existing directory skips PGlite's initdb, which is most of a fresh
+   * start (see docs/performance.md).
+   */
+  readonly dataDir?: string;
+}
+
 /**
- * {@link ImagesRepo} on an embedded, in-memory Postgres (PGlite), for the local
- * host when no `DATABASE_URL` is given. It runs the same statements as
- * {@link PgImagesRepo} (both are a {@link SqlImagesRepo}), on a database loaded
- * from `db/init.sql` when opened; nothing is kept after `close()`, so every
- * start begins with the seed rows pending again. `close()` is safe to call twice.
+ * {@link ImagesRepo} on an embedded Postgres (PGlite), for the local host when
+ * no `DATABASE_URL` is given. It runs the same statements as
+ * {@link PgImagesRepo} (both are a {@link SqlImagesRepo}), on a database
+ * loaded from `db/init.sql` when opened (idempotent: seed rows go in only when
+ * the table is empty). In memory by default, so every start begins with the
+ * seed rows pending again; with `dataDir` the rows persist. `close()` is safe
+ * to call twice.
  *
  * @example
  * const images = await EmbeddedImagesRepo.open(await readFile('db/init.sql', 'utf8'));
@@ -25,9 +37,9 @@ export class EmbeddedImagesRepo extends SqlImagesRepo implements ImagesRepo {
     this.database = pglite;
   }
 
-  /** Starts an empty in-memory database and runs `schemaSql` (the text of `db/init.sql`) in it. */
-  static async open(schemaSql: string): Promise<EmbeddedImagesRepo> {
-    const pglite = await PGlite.create();
+  /** Opens the database (see {@link EmbeddedOpenOptions}) and runs `schemaSql` (the text of `db/init.sql`) in it. */
+  static async open(schemaSql: string, options: EmbeddedOpenOptions = {}): Promise<EmbeddedImagesRepo> {
+    const pglite = options.dataDir === undefined ? await PGlite.create() : await PGlite.create({ dataDir: options.dataDir });
     try {
       await pglite.exec(schemaSql);
     } catch (error) {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PendingImage } from '#functions/ports.ts';
 import { EmbeddedImagesRepo } from '#adapters/db/embedded-images-repo.ts';
@@ -158,5 +160,30 @@ describe('EmbeddedImagesRepo (PGlite loaded from db/init.sql)', () => {
 
     // Assess
     await assert.rejects(images.ping(), { name: 'TransientError', code: 'DATABASE_UNAVAILABLE' });
+  });
+});
+
+describe('EmbeddedImagesRepo with a dataDir', () => {
+  it('keeps rows across a close and a reopen, without seeding again', async () => {
+    const schema = await readFile(new URL('../../db/init.sql', import.meta.url), 'utf8');
+    const dataDir = await mkdtemp(join(tmpdir(), 'imgpipe-pglite-'));
+    try {
+      const first = await EmbeddedImagesRepo.open(schema, { dataDir: join(dataDir, 'db') });
+      await first.markProcessed(seedRow(1));
+      assert.deepEqual(await enqueueIds(first, 2), ['2', '3']);
+      await first.close();
+
+      const again = await EmbeddedImagesRepo.open(schema, { dataDir: join(dataDir, 'db') });
+      try {
+        assert.equal((await rowState(again, 1))?.processed, true);
+        assert.equal((await rowState(again, 2))?.enqueued, true);
+        const { rows } = await again.database.query<{ count: number }>('SELECT count(*)::int AS count FROM images');
+        assert.equal(rows[0]?.count, SEED_ROWS);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
