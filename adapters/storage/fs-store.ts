@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TransientError } from '#functions/errors.ts';
 import type { ImageStore, Logger, PutOutcome } from '#functions/ports.ts';
+import { coalescedRun } from './coalesced-run.ts';
 import { assertOutputKey } from './output-key.ts';
 
 export interface FsStoreOptions {
@@ -25,6 +26,8 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
  * concurrent writers exactly one answers `written`. The temp file is removed in
  * every case; one left by a crash is swept by {@link FsStore.open} once it is
  * older than `staleTempMs`, so a writer sharing the volume is not disturbed.
+ * Writers that publish at the same time share the directory's fsync
+ * ({@link coalescedRun}); each still returns only once its own entry is durable.
  *
  * I/O failures are `TransientError` with code `FS_<errno>` (`FS_ENOSPC`,
  * `FS_EACCES`, …). The directory needs a filesystem with hard links.
@@ -34,6 +37,8 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
  * await store.putIfAbsent('42.jpg', bytes, 'image/jpeg'); // → 'written', then 'exists'
  */
 export class FsStore implements ImageStore {
+  private readonly syncDirShared = coalescedRun(() => this.syncDir());
+
   private constructor(readonly dir: string) {}
 
   /** Creates the directory if needed and removes stale temp files. */
@@ -75,10 +80,10 @@ export class FsStore implements ImageStore {
         if (errnoOf(error) === 'EEXIST') return 'exists';
         throw ioError('publish', path, error);
       }
-      await io('sync the directory of', path, () => this.syncDir());
+      await io('sync the directory of', path, () => this.syncDirShared());
       return 'written';
     } finally {
-      await rm(temp, { force: true }).catch(() => {});
+      await unlink(temp).catch(() => {});
     }
   }
 
