@@ -2,7 +2,8 @@
  * Compares worker settings on the throughput figure: one worker, N 1024x768
  * jobs, once per variant per round, the variants taking turns round by round
  * so that a busy spell on a shared machine hits them alike. Prints, per
- * variant, the medians of img/s, worker CPU per image and peak RSS, and the
+ * variant (on top of the container image's environment, unless
+ * --no-image-env), the medians of img/s, worker CPU per image and peak RSS, and the
  * median ratio to the first variant within the same round.
  *
  * node --import tsx bench/pipeline/compare.ts --rounds 3 --jobs 300 \
@@ -11,6 +12,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { imageEnv } from './image-env.ts';
 import { loadInputs } from './inputs.ts';
 import { runAll, startPipeline } from './pipeline.ts';
 import { startBenchSource } from './source.ts';
@@ -49,6 +51,7 @@ try {
         urlBase: source.photoBase,
         allowHosts: source.hostPort,
         workers: 1,
+        baseEnv: argv.includes('--no-image-env') ? {} : imageEnv(),
         workerEnv: envOf(variant),
         logDir: join(logDir, `${round}-${variants.indexOf(variant)}`),
       });

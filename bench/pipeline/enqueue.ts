@@ -17,7 +17,7 @@ const TOPOLOGY = loadConfig({}, 'api');
 export async function enqueueFigures(options: BenchOptions, source: BenchSource, logDir: string, log: (line: string) => void): Promise<Figure[]> {
   const rows = options.enqueueRows;
   const raw = await rawPublish(rows, source.photoBase);
-  const pipeline = await startPipeline({ rows, urlBase: source.photoBase, allowHosts: source.hostPort, workers: 0, logDir: `${logDir}/enqueue` });
+  const pipeline = await startPipeline({ rows, urlBase: source.photoBase, allowHosts: source.hostPort, workers: 0, baseEnv: options.processEnv, logDir: `${logDir}/enqueue` });
   let seconds: number;
   try {
     const started = performance.now();

@@ -63,7 +63,7 @@ async function load(url: string, connections: number, seconds: number, post: boo
 export async function httpFigures(options: BenchOptions, source: BenchSource, logDir: string, log: (line: string) => void): Promise<Figure[]> {
   const dir = `${logDir}/http`;
   const bare = await startBareFastify(await buildBareFastify(), dir);
-  const pipeline = await startPipeline({ rows: 1, urlBase: source.photoBase, allowHosts: source.hostPort, workers: 0, logDir: dir });
+  const pipeline = await startPipeline({ rows: 1, urlBase: source.photoBase, allowHosts: source.hostPort, workers: 0, baseEnv: options.processEnv, logDir: dir });
   const figures: Figure[] = [];
   try {
     let accepted = 0;

@@ -23,6 +23,7 @@ export async function large(options: BenchOptions, inputs: Inputs, source: Bench
     urlBase: source.largeBase,
     allowHosts: source.hostPort,
     workers: 1,
+    baseEnv: options.processEnv,
     workerEnv: { ...options.workerEnv, CONCURRENCY: '8' },
     logDir: `${logDir}/large`,
   });

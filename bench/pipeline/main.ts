@@ -63,7 +63,7 @@ console.log(
   [
     `imgpipe pipeline benchmark: ${options.runs} run(s), medians; ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}; ` +
       `Node ${process.version}; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; load average at the end ${load}`,
-    `worker env: ${JSON.stringify(options.workerEnv)}`,
+    `api and worker env (the image's): ${JSON.stringify(options.processEnv)}; extra worker env: ${JSON.stringify(options.workerEnv)}`,
     '',
     renderTable(summaries),
   ].join('\n'),

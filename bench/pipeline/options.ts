@@ -1,3 +1,5 @@
+import { imageEnv } from './image-env.ts';
+
 /** The flags of `npm run bench`: what to run, how big, how often. */
 export const SECTIONS = ['throughput', 'large', 'enqueue', 'http', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -16,6 +18,8 @@ export interface BenchOptions {
   readonly httpSeconds: number;
   /** Start-up samples per figure. */
   readonly startups: number;
+  /** The container image's environment, given to the api and the workers (empty with --no-image-env). */
+  readonly processEnv: Readonly<Record<string, string>>;
   /** Extra environment for every worker (e.g. `UV_THREADPOOL_SIZE=2`), to compare settings. */
   readonly workerEnv: Readonly<Record<string, string>>;
   readonly build: boolean;
@@ -36,6 +40,7 @@ export const USAGE = `npm run bench -- [--quick | --full] [options]
   --enqueue N          rows for POST /enqueue?limit=N (at most 10000)
   --http-seconds N     duration of each autocannon load
   --worker-env K=V     extra environment for every worker (repeatable)
+  --no-image-env       run the bundles without the Dockerfile's ENV (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE, NODE_OPTIONS)
   --no-build           use dist/ as it is
   --json FILE          also write every sample and median as JSON`;
 
@@ -74,6 +79,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     enqueueRows: Math.min(10_000, int('--enqueue', base.enqueueRows)),
     httpSeconds: int('--http-seconds', base.httpSeconds),
     startups: int('--startups', base.startups),
+    processEnv: argv.includes('--no-image-env') ? {} : imageEnv(),
     workerEnv,
     build: !argv.includes('--no-build'),
     json: value('--json'),

@@ -12,6 +12,8 @@ export interface PipelineOptions {
   readonly urlBase: string;
   readonly allowHosts: string;
   readonly workers: number;
+  /** Environment under everything else for the api and the workers: the container image's. */
+  readonly baseEnv?: Readonly<Record<string, string>>;
   /** Environment for the api and every worker (storage, tracing, …). */
   readonly env?: Readonly<Record<string, string>>;
   /** Environment for the workers only (concurrency, allocator, …). */
@@ -56,6 +58,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       options.rows,
     ]);
     const shared = {
+      ...options.baseEnv,
       RABBIT_URL: vhost.url,
       DATABASE_URL: database.url,
       DATA_DIR: dataDir,

@@ -30,6 +30,7 @@ const pipeline = await startPipeline({
   urlBase: source.photoBase,
   allowHosts: source.hostPort,
   workers: target === 'worker' ? 1 : 0,
+  baseEnv: options.processEnv,
   workerEnv: options.workerEnv,
   logDir: dir,
   ...(target === 'worker' ? { workerNodeArgs: nodeArgs } : { apiNodeArgs: nodeArgs }),

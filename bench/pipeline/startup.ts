@@ -102,7 +102,7 @@ export async function startupFigures(options: BenchOptions, raw: RawSharp | unde
   const database = await createTestDatabase();
   const vhost = await createTestVhost('imgpipe-bench');
   try {
-    const env = { DATABASE_URL: database.url, RABBIT_URL: vhost.url };
+    const env = { ...options.processEnv, DATABASE_URL: database.url, RABBIT_URL: vhost.url };
     const bareMs = await readyMs('bare-fastify', bare, {}, options.startups, dir);
     const httpMs = await readyMs('api', 'dist/http.mjs', env, options.startups, dir);
     figures.push({ section, name: 'dist/http.mjs to first 200', value: httpMs, unit: 'ms', baselineName: 'bare Fastify bundle', baseline: bareMs, target: '<= 300 ms' });

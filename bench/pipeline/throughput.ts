@@ -29,6 +29,7 @@ export async function throughput(options: BenchOptions, inputs: Inputs, source: 
     rows: jobs,
     urlBase: source.photoBase,
     allowHosts: source.hostPort,
+    baseEnv: options.processEnv,
     workerEnv: options.workerEnv,
   };
   const run = async (label: string, extra: Partial<PipelineOptions>): Promise<Measured> => {

@@ -81,7 +81,7 @@ describe('loadConfig: other variables', () => {
       [config.exchange, config.queue, config.dlx, config.dlq, config.routingKey],
       ['images', 'images.q', 'images.dlx', 'images.dlx.q', 'process_image'],
     );
-    assert.deepEqual([config.concurrency, config.prefetch, config.maxAttempts], [8, 16, 5]);
+    assert.deepEqual([config.concurrency, config.prefetch, config.maxAttempts], [16, 32, 5]);
     assert.deepEqual([config.thumbnailSize, config.storage, config.dataDir], [400, 'fs', '/data']);
     assert.deepEqual([config.host, config.port, config.metricsPort], ['0.0.0.0', 8000, 9464]);
     assert.equal(config.fetch.allowPrivate, false);
