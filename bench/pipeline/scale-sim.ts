@@ -2,8 +2,9 @@
  * What N workers would ask of the broker and the database, without the
  * images: a confirmed publisher at `rate` msg/s (the enqueue side) and N
  * consumers that ack every message (prefetch 16) on one classic queue, and
- * N database clients marking rows processed at the same total rate, one
- * UPDATE per job (no batching, the worst case). Fresh vhost and database.
+ * N database clients marking rows processed at the same total rate: one
+ * UPDATE per job (no batching, the worst case), then through one
+ * BatchedMarks per worker, as the repo does. Fresh vhost and databases.
  * Prints achieved rates and latencies; asserts nothing.
  *
  * node --import tsx bench/pipeline/scale-sim.ts [--workers 20] [--rate 3000] [--seconds 15]
@@ -12,6 +13,7 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import { loadConfig } from '#adapters/config.ts';
 import { assertTopology } from '#adapters/amqp/topology.ts';
+import { BatchedMarks } from '#adapters/db/batched-marks.ts';
 import { IMAGES_SQL } from '#adapters/db/images-sql.ts';
 import { createTestDatabase } from '#test/support/pg-database.ts';
 import { createTestVhost } from '#test/support/rabbit-vhost.ts';
@@ -91,9 +93,16 @@ async function broker(): Promise<string> {
   }
 }
 
-async function database(): Promise<string> {
+async function database(batched: boolean): Promise<string> {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: workers });
+  let statements = 0;
+  const write = async (ids: number[], urls: string[]) => {
+    statements += 1;
+    await pool.query(IMAGES_SQL.markProcessedMany, [ids, urls]);
+  };
+  const perWorker = Array.from({ length: workers }, () => new BatchedMarks(write));
+  const mark = (id: number): Promise<void> => (batched ? perWorker[id % workers]!.mark(id, `u${id}`) : write([id], [`u${id}`]));
   try {
     await db.query('TRUNCATE images RESTART IDENTITY');
     await db.query(`INSERT INTO images (url) SELECT 'u' || n FROM generate_series(1, $1::int) AS n`, [total]);
@@ -103,20 +112,22 @@ async function database(): Promise<string> {
     await paced(total, rate, (index) => {
       const sent = performance.now();
       pending.push(
-        pool.query(IMAGES_SQL.markProcessedMany, [[index + 1], [`u${index + 1}`]]).then(() => {
+        mark(index + 1).then(() => {
           latencies.push(performance.now() - sent);
         }),
       );
     });
     await Promise.all(pending);
     const elapsed = (performance.now() - started) / 1000;
-    return `database: ${workers} clients, ${total} single-row UPDATEs (one commit each) asked at ${rate}/s: done at ${(total / elapsed).toFixed(0)}/s; p50 ${median(latencies).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
+    const how = batched ? `group-committed per worker (${statements} statements)` : 'one UPDATE and commit each';
+    return `database: ${workers} clients, ${total} rows marked ${how}, asked at ${rate}/s: done at ${(total / elapsed).toFixed(0)}/s; p50 ${median(latencies).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`;
   } finally {
     await pool.end();
     await db.drop();
   }
 }
 
-const [brokerLine, databaseLine] = await Promise.all([broker(), database()]);
+const [brokerLine, databaseLine] = await Promise.all([broker(), database(false)]);
 console.log(brokerLine);
 console.log(databaseLine);
+console.log(await database(true));
