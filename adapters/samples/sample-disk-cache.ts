@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 
 /** Bump when the drawing changes, so no process serves an older drawing's bytes. */
 const DRAWING_VERSION = 1;
@@ -25,16 +24,18 @@ export interface SampleDiskCache {
  */
 export function sampleDiskCache(root = tmpdir()): SampleDiskCache {
   const uid = process.getuid?.() ?? 0;
-  const dir = join(root, `imgpipe-samples-${uid}`, `v${DRAWING_VERSION}-sharp${sharp.versions.sharp}-vips${sharp.versions.vips}`);
-  let usable: Promise<boolean> | undefined;
-  const ready = () => (usable ??= prepare(join(root, `imgpipe-samples-${uid}`), dir, uid));
+  const parent = join(root, `imgpipe-samples-${uid}`);
+  let usable: Promise<string | undefined> | undefined;
+  const ready = () => (usable ??= prepare(parent, uid));
   return {
     async read(name) {
-      if (!(await ready())) return undefined;
+      const dir = await ready();
+      if (!dir) return undefined;
       return readFile(join(dir, name)).catch(() => undefined);
     },
     async write(name, bytes) {
-      if (!(await ready())) return;
+      const dir = await ready();
+      if (!dir) return;
       const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
       try {
         await writeFile(temp, bytes, { mode: 0o600 });
@@ -46,15 +47,18 @@ export function sampleDiskCache(root = tmpdir()): SampleDiskCache {
   };
 }
 
-async function prepare(parent: string, dir: string, uid: number): Promise<boolean> {
+/** The cache directory for this drawing and sharp build, or undefined when it is not safe to use. */
+async function prepare(parent: string, uid: number): Promise<string | undefined> {
   try {
+    const { default: sharp } = await import('sharp');
+    const dir = join(parent, `v${DRAWING_VERSION}-sharp${sharp.versions.sharp}-vips${sharp.versions.vips}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     for (const path of [parent, dir]) {
       const stats = await lstat(path);
-      if (!stats.isDirectory() || stats.uid !== uid || (stats.mode & 0o022) !== 0) return false;
+      if (!stats.isDirectory() || stats.uid !== uid || (stats.mode & 0o022) !== 0) return undefined;
     }
-    return true;
+    return dir;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
 import { InvalidInputError } from '#functions/errors.ts';
 import { sampleDiskCache } from './sample-disk-cache.ts';
 
@@ -82,6 +81,9 @@ async function encode(seed: string, width: number, height: number): Promise<Buff
   const stored = await diskCache.read(name);
   if (stored) return stored;
   const pixels = paint(seed, width, height);
+  // Loaded on first use: the api and Lambda entries import this module for the
+  // sample route, and loading sharp's native library would add to every cold start.
+  const { default: sharp } = await import('sharp');
   const jpeg = await sharp(pixels, { raw: { width, height, channels: 3 } })
     .jpeg({ quality: JPEG_QUALITY })
     .toBuffer();

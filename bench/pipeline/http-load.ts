@@ -44,11 +44,12 @@ interface Load {
   readonly ok: number;
 }
 
-async function load(url: string, connections: number, seconds: number, post: boolean): Promise<Load> {
+/** A load of `seconds`, or of exactly `requests` (so every answer is counted and can be checked). */
+async function load(url: string, connections: number, size: { seconds: number } | { requests: number }, post: boolean): Promise<Load> {
   const result = await autocannon({
     url,
     connections,
-    duration: seconds,
+    ...('seconds' in size ? { duration: size.seconds } : { amount: size.requests }),
     ...(post ? { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: TASK_BODY } : {}),
   });
   if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
@@ -58,7 +59,8 @@ async function load(url: string, connections: number, seconds: number, post: boo
 /**
  * `GET /healthz` and `POST /tasks` on `dist/http.mjs` (real Postgres and
  * RabbitMQ) against bare Fastify routes, at 10 and 32 connections, taking
- * turns so both see the same machine. Every accepted task must be queued.
+ * turns so both see the same machine. `POST /tasks` on the api sends an
+ * exact number of requests, and every accepted task must be in the queue.
  */
 export async function httpFigures(options: BenchOptions, source: BenchSource, logDir: string, log: (line: string) => void): Promise<Figure[]> {
   const dir = `${logDir}/http`;
@@ -70,10 +72,12 @@ export async function httpFigures(options: BenchOptions, source: BenchSource, lo
     for (const [route, post] of [['GET /healthz', false], ['POST /tasks', true]] as const) {
       const path = post ? '/tasks' : '/healthz';
       for (const connections of [10, 32]) {
-        await load(`${bare.url}${path}`, connections, 1, post);
-        const baseline = await load(`${bare.url}${path}`, connections, options.httpSeconds, post);
-        if (post) accepted += (await load(`${pipeline.apiUrl}${path}`, connections, 1, post)).ok;
-        const ours = await load(`${pipeline.apiUrl}${path}`, connections, options.httpSeconds, post);
+        await load(`${bare.url}${path}`, connections, { seconds: 1 }, post);
+        const baseline = await load(`${bare.url}${path}`, connections, { seconds: options.httpSeconds }, post);
+        // Tasks are counted exactly, so the queue can be checked against them.
+        const size = post ? { requests: options.tasks } : { seconds: options.httpSeconds };
+        if (post) accepted += (await load(`${pipeline.apiUrl}${path}`, connections, { requests: 200 }, post)).ok;
+        const ours = await load(`${pipeline.apiUrl}${path}`, connections, size, post);
         if (post) accepted += ours.ok;
         log(`${route} c=${connections}: ${ours.rps.toFixed(0)} req/s p99 ${ours.p99} ms; bare ${baseline.rps.toFixed(0)} req/s p99 ${baseline.p99} ms`);
         const target = post ? (connections === 32 ? '>= 0.25' : '') : '>= 0.9';
