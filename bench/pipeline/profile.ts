@@ -4,6 +4,7 @@
  *
  * node --import tsx bench/pipeline/profile.ts worker [jobs] [--worker-env K=V …]   one worker, N 1024x768 jobs
  * node --import tsx bench/pipeline/profile.ts api [seconds]                         POST /tasks at 32 connections
+ * node --import tsx bench/pipeline/profile.ts enqueue [rows]                        POST /enqueue?limit=rows
  *
  * Set STRACE=1 to run the profiled process under `strace -f -c` as well
  * (syscall counts per thread group, written next to the profile).
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { loadInputs } from './inputs.ts';
 import { parseOptions } from './options.ts';
-import { runAll, startPipeline } from './pipeline.ts';
+import { enqueue, runAll, startPipeline } from './pipeline.ts';
 import { startBenchSource } from './source.ts';
 
 const [target = 'worker', amountArg] = process.argv.slice(2);
@@ -24,7 +25,7 @@ const dir = await mkdtemp(join(tmpdir(), `imgpipe-profile-${target}-`));
 const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 const inputs = await loadInputs(console.error);
 const source = await startBenchSource(inputs.photos, inputs.large);
-const jobs = target === 'worker' ? Number(amountArg ?? 300) : 1;
+const jobs = target === 'api' ? 1 : Number(amountArg ?? (target === 'worker' ? 300 : 10_000));
 const pipeline = await startPipeline({
   rows: jobs,
   urlBase: source.photoBase,
@@ -47,6 +48,10 @@ try {
   if (target === 'worker') {
     const seconds = await runAll(pipeline, jobs);
     console.error(`${jobs} jobs in ${seconds.toFixed(2)} s: ${(jobs / seconds).toFixed(1)} img/s`);
+  } else if (target === 'enqueue') {
+    const started = performance.now();
+    await enqueue(pipeline.apiUrl, jobs);
+    console.error(`POST /enqueue?limit=${jobs}: ${(jobs / ((performance.now() - started) / 1000)).toFixed(0)} msg/s`);
   } else {
     const result = await autocannon({
       url: `${pipeline.apiUrl}/tasks`,
