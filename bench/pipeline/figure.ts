@@ -10,6 +10,7 @@ export interface Figure {
   readonly target: string;
 }
 
+/** value / baseline; NaN (shown as n/a) when the baseline is 0, e.g. a p99 below autocannon's 1 ms resolution. */
 export function ratioOf(figure: Pick<Figure, 'value' | 'baseline'>): number {
-  return figure.value / figure.baseline;
+  return figure.baseline === 0 ? Number.NaN : figure.value / figure.baseline;
 }

@@ -28,12 +28,12 @@ export interface BenchOptions {
   readonly json: string | undefined;
 }
 
-const QUICK = { runs: 1, jobs: 100, largeJobs: 60, enqueueRows: 2_000, httpSeconds: 3, tasks: 1_500, startups: 3 };
+const QUICK = { runs: 1, jobs: 100, largeJobs: 60, enqueueRows: 2_000, httpSeconds: 3, tasks: 3_000, startups: 3 };
 const FULL = { runs: 3, jobs: 300, largeJobs: 3_000, enqueueRows: 10_000, httpSeconds: 10, tasks: 5_000, startups: 5 };
 
 export const USAGE = `npm run bench -- [--quick | --full] [options]
 
-  --quick              a few minutes: 100 jobs, 60 large jobs, 2,000 enqueued, 3 s loads, 1,500 tasks, 1 run (default)
+  --quick              a few minutes: 100 jobs, 60 large jobs, 2,000 enqueued, 3 s loads, 3,000 tasks, 1 run (default)
   --full               the issue's sizes: 300 jobs, 3,000 large jobs, 10,000 enqueued, 10 s loads, 5,000 tasks, 3 runs
   --only a,b           sections: ${SECTIONS.join(', ')}
   --runs N             repeat the whole suite N times; figures are medians

@@ -14,10 +14,17 @@ export interface RawSharp {
 }
 
 /** Runs `raw-sharp.ts` in a child process on the cached inputs; see there. */
-export async function rawSharp(dir: string, kind: 'photo' | 'large', distinct: number, jobs: number, concurrencies: readonly number[]): Promise<RawSharp> {
+export async function rawSharp(
+  dir: string,
+  kind: 'photo' | 'large',
+  distinct: number,
+  jobs: number,
+  concurrencies: readonly number[],
+  variant: 'raw' | 'op' = 'raw',
+): Promise<RawSharp> {
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', 'bench/pipeline/raw-sharp.ts', dir, kind, String(distinct), String(jobs), concurrencies.join(',')],
+    ['--import', 'tsx', 'bench/pipeline/raw-sharp.ts', dir, kind, String(distinct), String(jobs), concurrencies.join(','), variant],
     { env: { PATH: process.env.PATH ?? '' }, maxBuffer: 1 << 20 },
   );
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
