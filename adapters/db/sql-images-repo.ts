@@ -22,8 +22,9 @@ const MAX_ROW_ID = 2_147_483_647;
  * database), running the statements of `images-sql.ts` against the schema of
  * `db/init.sql`. `markProcessed` calls that arrive while one is being written
  * are written together in the next statement ({@link BatchedMarks}); each
- * still resolves only once its row is committed. Rows are locked with `FOR UPDATE SKIP LOCKED` while `publish`
- * runs, so concurrent callers never pick the same row. Database failures are
+ * still resolves only once its row is committed. Rows are locked with
+ * `FOR UPDATE SKIP LOCKED` while `publish` runs, so concurrent callers never
+ * pick the same row. Database failures are
  * `TransientError('DATABASE_UNAVAILABLE')`; what `publish` throws is rethrown as it is.
  *
  * @example

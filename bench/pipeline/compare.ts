@@ -16,13 +16,11 @@ import { imageEnv } from './image-env.ts';
 import { loadInputs } from './inputs.ts';
 import { runAll, startPipeline } from './pipeline.ts';
 import { startBenchSource } from './source.ts';
+import { numberFlag } from './options.ts';
 import { median } from './table.ts';
 
 const argv = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const index = argv.indexOf(name);
-  return index === -1 ? fallback : Number(argv[index + 1]);
-};
+const flag = (name: string, fallback: number) => numberFlag(argv, name, fallback);
 const rounds = flag('--rounds', 3);
 const jobs = flag('--jobs', 300);
 const variants = argv.flatMap((arg, index) => (arg === '--variant' ? [argv[index + 1]!] : []));

@@ -89,3 +89,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     json: value('--json'),
   };
 }
+
+/** The number after `name` in `argv`, or `fallback` when the flag is absent. */
+export function numberFlag(argv: readonly string[], name: string, fallback: number): number {
+  const index = argv.indexOf(name);
+  if (index === -1) return fallback;
+  const value = Number(argv[index + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} takes a positive number, not ${argv[index + 1]}`);
+  return value;
+}

@@ -17,13 +17,11 @@ import { BatchedMarks } from '#adapters/db/batched-marks.ts';
 import { IMAGES_SQL } from '#adapters/db/images-sql.ts';
 import { createTestDatabase } from '#test/support/pg-database.ts';
 import { createTestVhost } from '#test/support/rabbit-vhost.ts';
+import { numberFlag } from './options.ts';
 import { median } from './table.ts';
 
 const argv = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const index = argv.indexOf(name);
-  return index === -1 ? fallback : Number(argv[index + 1]);
-};
+const flag = (name: string, fallback: number) => numberFlag(argv, name, fallback);
 const workers = flag('--workers', 20);
 const rate = flag('--rate', 3000);
 const seconds = flag('--seconds', 15);
