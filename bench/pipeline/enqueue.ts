@@ -83,3 +83,40 @@ export async function queueDepth(vhostUrl: string): Promise<number> {
     await connection.close();
   }
 }
+
+/**
+ * The broker's ceiling for a request that waits for its own confirm: amqplib
+ * keeping `inFlight` persistent publishes outstanding, each replaced as soon
+ * as it is confirmed, for `seconds`, on a fresh vhost with the topology.
+ * Returns confirmed messages per second.
+ */
+export async function confirmsInFlight(inFlight: number, seconds: number): Promise<number> {
+  const vhost = await createTestVhost('imgpipe-bench');
+  try {
+    const connection = await amqp.connect(vhost.url);
+    try {
+      const channel = await connection.createConfirmChannel();
+      await assertTopology(channel, TOPOLOGY);
+      const body = Buffer.from(JSON.stringify({ id: 't-0', url: 'https://picsum.photos/seed/7/1024/768', ops: ['thumbnail'] }));
+      const deadline = performance.now() + seconds * 1000;
+      let confirmed = 0;
+      const lane = async () => {
+        while (performance.now() < deadline) {
+          await new Promise<void>((resolve, reject) =>
+            channel.publish(TOPOLOGY.exchange, TOPOLOGY.routingKey, body, { persistent: true, mandatory: true }, (error) =>
+              error ? reject(error) : resolve(),
+            ),
+          );
+          confirmed += 1;
+        }
+      };
+      const started = performance.now();
+      await Promise.all(Array.from({ length: inFlight }, lane));
+      return confirmed / ((performance.now() - started) / 1000);
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await vhost.delete();
+  }
+}

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import { freePort } from '#test/support/free-port.ts';
-import { queueDepth } from './enqueue.ts';
+import { confirmsInFlight, queueDepth } from './enqueue.ts';
 import type { Figure } from './figure.ts';
 import type { BenchOptions } from './options.ts';
 import { startPipeline } from './pipeline.ts';
@@ -86,6 +86,11 @@ export async function httpFigures(options: BenchOptions, source: BenchSource, lo
         log(`${route} c=${connections}: ${ours.rps.toFixed(0)} req/s p99 ${ours.p99} ms; bare ${baseline.rps.toFixed(0)} req/s p99 ${baseline.p99} ms`);
         const target = post ? (connections === 32 ? '>= 0.25' : '') : '>= 0.9';
         const section = 'HTTP (autocannon)';
+        if (post) {
+          const ceiling = await confirmsInFlight(connections, options.httpSeconds);
+          log(`amqplib with ${connections} confirms in flight: ${ceiling.toFixed(0)} msg/s`);
+          figures.push({ section, name: `${route}, ${connections} connections`, value: ours.rps, unit: 'req/s', baselineName: `amqplib, ${connections} confirms in flight`, baseline: ceiling, target: '' });
+        }
         figures.push(
           { section, name: `${route}, ${connections} connections`, value: ours.rps, unit: 'req/s', baselineName: 'bare Fastify route', baseline: baseline.rps, target },
           { section, name: `${route}, ${connections} connections, p99`, value: ours.p99, unit: 'ms', baselineName: 'bare Fastify route', baseline: baseline.p99, target: '' },
