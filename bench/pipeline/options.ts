@@ -16,8 +16,6 @@ export interface BenchOptions {
   readonly enqueueRows: number;
   /** Seconds each HTTP load lasts. */
   readonly httpSeconds: number;
-  /** Requests of each `POST /tasks` load on the api. */
-  readonly tasks: number;
   /** Start-up samples per figure. */
   readonly startups: number;
   /** The container image's environment, given to the api and the workers (empty with --no-image-env). */
@@ -28,20 +26,19 @@ export interface BenchOptions {
   readonly json: string | undefined;
 }
 
-const QUICK = { runs: 1, jobs: 100, largeJobs: 60, enqueueRows: 2_000, httpSeconds: 3, tasks: 3_000, startups: 3 };
-const FULL = { runs: 3, jobs: 300, largeJobs: 3_000, enqueueRows: 10_000, httpSeconds: 10, tasks: 5_000, startups: 5 };
+const QUICK = { runs: 1, jobs: 100, largeJobs: 60, enqueueRows: 2_000, httpSeconds: 3, startups: 3 };
+const FULL = { runs: 3, jobs: 300, largeJobs: 3_000, enqueueRows: 10_000, httpSeconds: 10, startups: 5 };
 
 export const USAGE = `npm run bench -- [--quick | --full] [options]
 
-  --quick              a few minutes: 100 jobs, 60 large jobs, 2,000 enqueued, 3 s loads, 3,000 tasks, 1 run (default)
-  --full               the issue's sizes: 300 jobs, 3,000 large jobs, 10,000 enqueued, 10 s loads, 5,000 tasks, 3 runs
+  --quick              a few minutes: 100 jobs, 60 large jobs, 2,000 enqueued, 3 s loads, 1 run (default)
+  --full               the issue's sizes: 300 jobs, 3,000 large jobs, 10,000 enqueued, 10 s loads, 3 runs
   --only a,b           sections: ${SECTIONS.join(', ')}
   --runs N             repeat the whole suite N times; figures are medians
   --jobs N             1024x768 jobs per throughput figure
   --large-jobs N       24 MP jobs at CONCURRENCY=8
   --enqueue N          rows for POST /enqueue?limit=N (at most 10000)
-  --http-seconds N     duration of each autocannon load (bare routes, GET /healthz)
-  --tasks N            requests of each POST /tasks load on the api, all checked to be queued
+  --http-seconds N     duration of each autocannon load
   --worker-env K=V     extra environment for every worker (repeatable)
   --no-image-env       run the bundles without the Dockerfile's ENV (MALLOC_ARENA_MAX, UV_THREADPOOL_SIZE, NODE_OPTIONS)
   --no-build           use dist/ as it is
@@ -81,7 +78,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     largeJobs: int('--large-jobs', base.largeJobs),
     enqueueRows: Math.min(10_000, int('--enqueue', base.enqueueRows)),
     httpSeconds: int('--http-seconds', base.httpSeconds),
-    tasks: int('--tasks', base.tasks),
     startups: int('--startups', base.startups),
     processEnv: argv.includes('--no-image-env') ? {} : imageEnv(),
     workerEnv,

@@ -52,7 +52,7 @@ function format(value: number): string {
 
 /** A Markdown table, so it can go into docs/performance.md as it is. */
 export function renderTable(summaries: readonly Summary[]): string {
-  const header = ['section', 'figure', 'value', 'baseline (same run)', 'ratio', 'target'];
+  const header = ['section', 'figure', 'value', 'baseline (same run)', 'ratio', 'target', 'runs'];
   const rows = summaries.map((summary) => [
     summary.section,
     summary.name,
@@ -60,6 +60,7 @@ export function renderTable(summaries: readonly Summary[]): string {
     `${summary.baselineName}: ${format(summary.baseline)} ${summary.unit}`,
     format(summary.ratio),
     summary.target,
+    String(summary.runs),
   ]);
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
