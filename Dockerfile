@@ -13,6 +13,13 @@ RUN node build.mjs \
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     DATA_DIR=/data
+# Process settings read before any code runs (docs/performance.md has the measurements):
+# two glibc malloc arenas instead of one per thread (-50 MiB peak RSS at the same speed);
+# a libuv pool larger than CONCURRENCY, so file writes and DNS never queue behind images;
+# a small V8 young generation (-25 MiB peak RSS, no measurable slowdown).
+ENV MALLOC_ARENA_MAX=2 \
+    UV_THREADPOOL_SIZE=20 \
+    NODE_OPTIONS=--max-semi-space-size=2
 WORKDIR /app
 # Root owns the application files, so the process cannot rewrite its own code.
 COPY --from=build /src/package.json ./package.json

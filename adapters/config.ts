@@ -24,6 +24,10 @@ export interface Config {
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
   readonly maxInputPixels: number;
+  /** libvips threads per image; 0 leaves sharp's own default. */
+  readonly sharpConcurrency: number;
+  /** libvips operation cache, in MiB; 0 turns it off. */
+  readonly sharpCacheMb: number;
   readonly storage: 'fs' | 's3';
   readonly dataDir: string;
   readonly s3: {
@@ -100,7 +104,7 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
   const isHost = entry === 'host';
   // `minio` is the S3 store's older name, kept as an alias: deployment files use it.
   const storage = read.oneOf('STORAGE', ['fs', 's3', 'minio'] as const, 'fs') === 'fs' ? 'fs' : 's3';
-  const concurrency = read.int('CONCURRENCY', 8, 1, 1024);
+  const concurrency = read.int('CONCURRENCY', 16, 1, 1024);
   // The cast holds: only the host leaves the broker and database URLs unset, the other entries have defaults.
   return deepFreeze({
     entry,
@@ -116,13 +120,15 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
       ['postgres:', 'postgresql:'],
     ),
     concurrency,
-    prefetch: read.int('PREFETCH', 16, 1, 65_535),
+    prefetch: read.int('PREFETCH', 32, 1, 65_535),
     maxAttempts: read.int('MAX_ATTEMPTS', 5, 1, 100),
     maxDeliveries: read.int('MAX_DELIVERIES', 5, 1, DELIVERY_LIMIT),
     retryBaseMs: read.int('RETRY_BASE_MS', 1000, 1, 86_400_000),
     retryMaxMs: read.int('RETRY_MAX_MS', 60_000, 1, 86_400_000),
     thumbnailSize: read.int('THUMBNAIL_SIZE', 400, 1, 10_000),
     maxInputPixels: read.int('MAX_INPUT_PIXELS', 100_000_000, 1, 2 ** 40),
+    sharpConcurrency: read.int('SHARP_CONCURRENCY', 1, 0, 256),
+    sharpCacheMb: read.int('SHARP_CACHE_MB', 0, 0, 65_536),
     storage,
     dataDir: read.string('DATA_DIR', isHost ? './data' : '/data'),
     s3: {

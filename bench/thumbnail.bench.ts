@@ -1,6 +1,6 @@
 /**
  * Throughput and peak memory of the `thumbnail` op against a naive sharp
- * pipeline measured in the same run: `npm run bench`.
+ * pipeline measured in the same run: `npm run bench:thumbnail`.
  *
  * The inputs are N deterministic 1024x768 photo-like JPEGs from the sample
  * source, written once to a temporary directory. Throughput: at each

@@ -9,10 +9,14 @@ import { CachedQueueMonitor } from '#adapters/amqp/cached-queue-monitor.ts';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
 import { ApiMetrics } from '#adapters/http/api-metrics.ts';
 import { buildHttpApp } from '#adapters/http/build-http-app.ts';
+import { sharedCheck } from '#adapters/http/shared-dependency-check.ts';
 import { makeReadOnlyStore } from '#adapters/storage/make-store.ts';
 import { StoreOnFirstRead } from '#adapters/storage/store-on-first-read.ts';
 import { startTelemetry } from '#adapters/telemetry/start-telemetry.ts';
 import type { ShutdownPlan } from './shutdown-plan.ts';
+
+/** Readiness answers from a success this recent without asking the database and broker again. */
+const READINESS_FRESH_MS = 1000;
 
 export interface ComposedApi {
   /** Built, not listening: the server entry listens, the Lambda entry injects. */
@@ -56,8 +60,8 @@ export async function composeApi(config: ApiConfig, log: PinoLogger, shutdown: S
   shutdown.add('close resources', 'store', () => thumbnails.close());
 
   const dependencies: DependencyCheck[] = [
-    { name: 'database', check: () => images.ping() },
-    { name: 'broker', check: () => publisher.ping() },
+    sharedCheck({ name: 'database', check: () => images.ping() }, { freshMs: READINESS_FRESH_MS }),
+    sharedCheck({ name: 'broker', check: () => publisher.ping() }, { freshMs: READINESS_FRESH_MS }),
   ];
   const app = buildHttpApp(
     {

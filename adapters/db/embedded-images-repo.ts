@@ -2,6 +2,16 @@ import { PGlite } from '@electric-sql/pglite';
 import type { ImagesRepo } from '#functions/ports.ts';
 import { SqlImagesRepo, type SqlQueryable } from './sql-images-repo.ts';
 
+export interface EmbeddedOpenOptions {
+  /**
+   * A directory to keep the database in across runs (created if missing);
+   * in memory when absent, so nothing is kept after `close()`. Opening an
+   * existing directory skips PGlite's initdb, which is most of a fresh
+   * start (see docs/performance.md).
+   */
+  readonly dataDir?: string;
+}
+
 /**
  * {@link ImagesRepo} on an embedded Postgres (PGlite), for the local host when
  * no `DATABASE_URL` is given. It runs the same statements as
@@ -27,9 +37,9 @@ export class EmbeddedImagesRepo extends SqlImagesRepo implements ImagesRepo {
     this.database = pglite;
   }
 
-  /** Opens the database in `dataDir` (created on first use), or in memory, and runs `schemaSql` (the text of `db/init.sql`) in it. */
-  static async open(schemaSql: string, options: { dataDir?: string } = {}): Promise<EmbeddedImagesRepo> {
-    const pglite = await PGlite.create(options.dataDir === undefined ? {} : { dataDir: options.dataDir });
+  /** Opens the database (see {@link EmbeddedOpenOptions}) and runs `schemaSql` (the text of `db/init.sql`) in it. */
+  static async open(schemaSql: string, options: EmbeddedOpenOptions = {}): Promise<EmbeddedImagesRepo> {
+    const pglite = options.dataDir === undefined ? await PGlite.create() : await PGlite.create({ dataDir: options.dataDir });
     try {
       await pglite.exec(schemaSql);
     } catch (error) {

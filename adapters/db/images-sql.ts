@@ -35,13 +35,18 @@ export const IMAGES_SQL = {
       url = EXCLUDED.url, state = 'queued', attempts = 0, error_code = NULL, error_message = NULL,
       output_key = NULL, output_location = NULL, updated_at = now(), finished_at = NULL`,
   /**
-   * `$1` = id, `$2` = url, `$3` = state, `$4` = attempt, `$5` = output key,
-   * `$6` = output location, `$7` = row id (int, null when the id names no row).
+   * Many jobs in one statement, pairwise over the arrays (one entry per job id):
+   * `$1` = ids (text[]), `$2` = urls, `$3` = states, `$4` = attempts (int[]),
+   * `$5` = output keys, `$6` = output locations, `$7` = row ids (int[], null
+   * where the id names no row).
    */
-  markProcessed: `
-    WITH record AS (
+  markProcessedMany: `
+    WITH done AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[])
+        AS done(id, url, state, attempts, output_key, output_location, row_id)
+    ), records AS (
       INSERT INTO jobs (id, url, state, attempts, output_key, output_location, finished_at)
-      VALUES ($1, $2, $3, $4, $5, $6, now())
+      SELECT id, url, state, attempts, output_key, output_location, now() FROM done
       ON CONFLICT (id) DO UPDATE SET
         state = EXCLUDED.state, attempts = EXCLUDED.attempts, error_code = NULL, error_message = NULL,
         output_key = EXCLUDED.output_key, output_location = EXCLUDED.output_location,
@@ -49,7 +54,7 @@ export const IMAGES_SQL = {
     )
     UPDATE images
     SET processed = true, failed_at = NULL, error_code = NULL, error_message = NULL
-    WHERE id = $7::int`,
+    FROM done WHERE images.id = done.row_id`,
   /** `$1` = id, `$2` = url, `$3` = error code, `$4` = error message, `$5` = attempt, `$6` = row id (int or null). */
   markFailed: `
     WITH record AS (

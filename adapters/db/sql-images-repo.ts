@@ -1,5 +1,6 @@
 import { redactCredentials, TransientError } from '#functions/errors.ts';
 import type { FailureReason, ImagesRepo, JobOutput, JobRecord, JobsRepo, JobsSummary, PendingImage } from '#functions/ports.ts';
+import { BatchedWrites } from './batched-writes.ts';
 import { IMAGES_SQL } from './images-sql.ts';
 import { isoOrNull, toJobRecord, type JobRow } from './job-row.ts';
 
@@ -20,8 +21,11 @@ const MAX_ROW_ID = 2_147_483_647;
 /**
  * {@link ImagesRepo} and {@link JobsRepo} over any {@link SqlDatabase} (the `pg` pool, the embedded
  * database), running the statements of `images-sql.ts` against the schema of
- * `db/init.sql`. Rows are locked with `FOR UPDATE SKIP LOCKED` while `publish`
- * runs, so concurrent callers never pick the same row. Database failures are
+ * `db/init.sql`. `markProcessed` calls that arrive while one is being written
+ * are written together in the next statement ({@link BatchedWrites}); each
+ * still resolves only once its row is committed. Rows are locked with
+ * `FOR UPDATE SKIP LOCKED` while `publish` runs, so concurrent callers never
+ * pick the same row. Database failures are
  * `TransientError('DATABASE_UNAVAILABLE')`; what `publish` throws is rethrown as it is.
  *
  * @example
@@ -29,7 +33,11 @@ const MAX_ROW_ID = 2_147_483_647;
  * await repo.enqueuePending(200, (rows) => publisher.publish(rows.map(toJob))); // → 200
  */
 export class SqlImagesRepo implements ImagesRepo, JobsRepo {
-  constructor(private readonly db: SqlDatabase) {}
+  readonly #processed: BatchedWrites<ProcessedMark>;
+
+  constructor(private readonly db: SqlDatabase) {
+    this.#processed = new BatchedWrites((marks) => this.run(IMAGES_SQL.markProcessedMany, columnsOfMarks(marks)));
+  }
 
   async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {
     let publishError: { error: unknown } | undefined;
@@ -56,8 +64,15 @@ export class SqlImagesRepo implements ImagesRepo, JobsRepo {
   }
 
   async markProcessed(job: PendingImage, output?: JobOutput): Promise<void> {
-    const ended = [output?.outcome ?? 'written', output?.attempt ?? 1, output?.key ?? null, output?.location ?? null];
-    await this.run(IMAGES_SQL.markProcessed, [job.id, job.url, ...ended, rowId(job.id) ?? null]);
+    await this.#processed.write({
+      id: job.id,
+      url: job.url,
+      state: output?.outcome ?? 'written',
+      attempts: output?.attempt ?? 1,
+      key: output?.key ?? null,
+      location: output?.location ?? null,
+      rowId: rowId(job.id) ?? null,
+    });
   }
 
   async markFailed(job: PendingImage, reason: FailureReason, attempt = 1, final = true): Promise<void> {
@@ -168,4 +183,34 @@ function describe(error: unknown): string {
     text = String(error);
   }
   return redactCredentials(text);
+}
+
+/** One job's end, as `markProcessed` writes it. */
+interface ProcessedMark {
+  readonly id: string;
+  readonly url: string;
+  readonly state: string;
+  readonly attempts: number;
+  readonly key: string | null;
+  readonly location: string | null;
+  readonly rowId: number | null;
+}
+
+/**
+ * The statement's arrays, one entry per job id: two ends of one id in a batch
+ * (a duplicate delivery) would make its upsert touch the same record twice,
+ * which Postgres refuses, so the later one wins.
+ */
+function columnsOfMarks(marks: readonly ProcessedMark[]): unknown[] {
+  const byId = new Map(marks.map((mark) => [mark.id, mark]));
+  const unique = [...byId.values()];
+  return [
+    unique.map((mark) => mark.id),
+    unique.map((mark) => mark.url),
+    unique.map((mark) => mark.state),
+    unique.map((mark) => mark.attempts),
+    unique.map((mark) => mark.key),
+    unique.map((mark) => mark.location),
+    unique.map((mark) => mark.rowId),
+  ];
 }

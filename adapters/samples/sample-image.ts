@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
 import { InvalidInputError } from '#functions/errors.ts';
+import { sampleDiskCache } from './sample-disk-cache.ts';
 
 /** The longest side the sample source renders; larger requests are refused. */
 export const SAMPLE_MAX_SIDE = 2048;
@@ -16,6 +16,7 @@ const GRAIN = 8;
 // Promises, not buffers, so concurrent requests for one image render it once.
 const cache = new Map<string, { image: Promise<Buffer>; bytes: number }>();
 let cachedBytes = 0;
+const diskCache = sampleDiskCache();
 
 /**
  * A deterministic, photo-like JPEG for `seed`: the same arguments give the same
@@ -23,7 +24,8 @@ let cachedBytes = 0;
  * (a sky-to-ground gradient, a hilly horizon, a sun and a few soft blobs) is
  * laid out in relative coordinates, so one seed shows the same picture at any
  * size, like picsum's `/seed/<seed>/<w>/<h>`; a light seeded grain keeps it
- * from compressing like a flat drawing. Recent outputs are kept in a small LRU.
+ * from compressing like a flat drawing. Recent outputs are kept in a small LRU,
+ * and every output on disk across processes (`sample-disk-cache.ts`).
  * Bad arguments reject with an `InvalidInputError` naming `seed`, `width` or `height`.
  *
  * @example
@@ -75,10 +77,18 @@ function evict(): void {
 }
 
 async function encode(seed: string, width: number, height: number): Promise<Buffer> {
+  const name = `${seed}-${width}x${height}.jpg`;
+  const stored = await diskCache.read(name);
+  if (stored) return stored;
   const pixels = paint(seed, width, height);
-  return sharp(pixels, { raw: { width, height, channels: 3 } })
+  // Loaded on first use: the api and Lambda entries import this module for the
+  // sample route, and loading sharp's native library would add to every cold start.
+  const { default: sharp } = await import('sharp');
+  const jpeg = await sharp(pixels, { raw: { width, height, channels: 3 } })
     .jpeg({ quality: JPEG_QUALITY })
     .toBuffer();
+  await diskCache.write(name, jpeg);
+  return jpeg;
 }
 
 /** sfc32 over four 32-bit words: small, fast, and the same sequence everywhere. */

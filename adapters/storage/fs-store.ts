@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { TransientError } from '#functions/errors.ts';
 import type { ImageStore, Logger, PutOutcome, StoredObject } from '#functions/ports.ts';
+import { coalescedRun } from './coalesced-run.ts';
 import { assertOutputKey } from './output-key.ts';
 
 export interface FsStoreOptions {
@@ -44,6 +45,8 @@ const RUN_TAG = randomBytes(4).toString('hex');
  * swept by {@link FsStore.open}: at once when its writer ran on this host and
  * is gone, otherwise once it is older than `staleTempMs`, so a writer sharing
  * the volume is not disturbed.
+ * Writers that publish into one directory at the same time share its fsync
+ * ({@link coalescedRun}); each still returns only once its own entry is durable.
  *
  * I/O failures are `TransientError` with code `FS_<errno>` (`FS_ENOSPC`,
  * `FS_EACCES`, …). The directory needs a filesystem with hard links.
@@ -54,6 +57,9 @@ const RUN_TAG = randomBytes(4).toString('hex');
  * await store.putIfAbsent('42/w640.webp', bytes, 'image/webp'); // → 'written': /data/42/w640.webp
  */
 export class FsStore implements ImageStore {
+  /** One coalesced fsync per directory written into. */
+  private readonly dirSyncs = new Map<string, () => Promise<void>>();
+
   private constructor(readonly dir: string) {}
 
   /** Creates the directory if needed and removes stale temp files (neither when `readOnly`). */
@@ -98,11 +104,11 @@ export class FsStore implements ImageStore {
         if (errnoOf(error) === 'EEXIST') return 'exists';
         throw ioError('publish', path, error);
       }
-      await io('sync the directory of', path, () => syncDir(parent));
-      if (madeParent) await io('sync the directory of', parent, () => syncDir(this.dir));
+      await io('sync the directory of', path, () => this.syncDirShared(parent));
+      if (madeParent) await io('sync the directory of', parent, () => this.syncDirShared(this.dir));
       return 'written';
     } finally {
-      await rm(temp, { force: true }).catch(() => {});
+      await unlink(temp).catch(() => {});
     }
   }
 
@@ -114,6 +120,15 @@ export class FsStore implements ImageStore {
       if (errnoOf(error) === 'ENOENT') return undefined;
       throw ioError('read', path, error);
     }
+  }
+
+  private syncDirShared(dir: string): Promise<void> {
+    let sync = this.dirSyncs.get(dir);
+    if (!sync) {
+      sync = coalescedRun(() => syncDir(dir));
+      this.dirSyncs.set(dir, sync);
+    }
+    return sync();
   }
 
   locate(key: string): string {

@@ -81,7 +81,7 @@ describe('loadConfig: other variables', () => {
       [config.exchange, config.queue, config.dlx, config.dlq, config.routingKey],
       ['images', 'images.q', 'images.dlx', 'images.dlx.q', 'process_image'],
     );
-    assert.deepEqual([config.concurrency, config.prefetch, config.maxAttempts], [8, 16, 5]);
+    assert.deepEqual([config.concurrency, config.prefetch, config.maxAttempts], [16, 32, 5]);
     assert.deepEqual([config.thumbnailSize, config.storage, config.dataDir], [400, 'fs', '/data']);
     assert.deepEqual([config.host, config.port, config.metricsPort], ['0.0.0.0', 8000, 9464]);
     assert.equal(config.fetch.allowPrivate, false);
@@ -89,11 +89,18 @@ describe('loadConfig: other variables', () => {
   });
 
   it('lets one source host take half the worker by default, rounded up, or FETCH_MAX_PER_HOST', () => {
-    assert.equal(configOf({}, 'worker').fetch.maxPerHost, 4);
+    assert.equal(configOf({}, 'worker').fetch.maxPerHost, 8);
     assert.equal(configOf({ CONCURRENCY: '5' }, 'worker').fetch.maxPerHost, 3);
     assert.equal(configOf({ CONCURRENCY: '1' }, 'worker').fetch.maxPerHost, 1);
     assert.equal(configOf({ CONCURRENCY: '8', FETCH_MAX_PER_HOST: '8' }, 'worker').fetch.maxPerHost, 8);
     assert.equal(configErrorOf({ FETCH_MAX_PER_HOST: '0' }).variable, 'FETCH_MAX_PER_HOST');
+  });
+
+  it('runs sharp with one libvips thread per image and no operation cache unless told otherwise', () => {
+    assert.deepEqual([configOf({}, 'worker').sharpConcurrency, configOf({}, 'worker').sharpCacheMb], [1, 0]);
+    const tuned = configOf({ SHARP_CONCURRENCY: '0', SHARP_CACHE_MB: '50' }, 'worker');
+    assert.deepEqual([tuned.sharpConcurrency, tuned.sharpCacheMb], [0, 50]);
+    assert.equal(configErrorOf({ SHARP_CACHE_MB: '-1' }).variable, 'SHARP_CACHE_MB');
   });
 
   it('leaves the broker and database unset for the local host, which embeds its own', () => {

@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface BenchProcess {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  /** Peak resident set (VmHWM), in MiB, while the process runs. */
+  peakRssMiB(): Promise<number>;
+  /** User plus system CPU seconds the process used so far, all threads. */
+  cpuSeconds(): Promise<number>;
+  /** SIGTERM, then SIGKILL after 15 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node [nodeArgs] <script>` with only PATH and `env`; stdout and
+ * stderr go to `<logDir>/<name>.log`, so the benchmark process does not spend
+ * its CPU reading them.
+ */
+export async function startProcess(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  logDir: string,
+  nodeArgs: readonly string[] = [],
+): Promise<BenchProcess> {
+  const logFile = join(logDir, `${name}.log`);
+  await mkdir(logDir, { recursive: true });
+  const log = await open(logFile, 'a');
+  const child = spawn(process.execPath, [...nodeArgs, script], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', OTEL_SDK_DISABLED: 'true', ...env },
+    stdio: ['ignore', log.fd, log.fd],
+  });
+  await log.close();
+  const exited = once(child, 'exit');
+  return {
+    child,
+    logFile,
+    peakRssMiB: () => peakRssMiB(child.pid!),
+    cpuSeconds: () => cpuSeconds(child.pid!),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+export { waitUntil as poll } from '#test/support/wait-until.ts';
+
+/** True once `url` answers 200. */
+export async function answers200(url: string): Promise<boolean> {
+  const response = await fetch(url);
+  await response.arrayBuffer();
+  return response.status === 200;
+}
