@@ -133,7 +133,9 @@ async function followStats(url, total) {
 }
 
 function startHost() {
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, STORAGE: 'fs' };
+  // The container image's process settings (Dockerfile; measured in docs/performance.md), unless set already.
+  const imageSettings = { MALLOC_ARENA_MAX: '2', UV_THREADPOOL_SIZE: '20' };
+  const env = { ...imageSettings, ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, STORAGE: 'fs' };
   delete env.DATABASE_URL;
   delete env.RABBIT_URL;
   // The `host ready` line carries the URL.
