@@ -17,6 +17,10 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
+  // Code loaded with import() (the S3 SDK, when STORAGE asks for it) goes into
+  // chunks of its own, so processes that never load it never parse it.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,
   logLevel: 'warning',
   external: ['sharp', '@electric-sql/pglite', 'pg-native'],

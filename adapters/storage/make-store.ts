@@ -1,7 +1,15 @@
 import type { Config } from '#adapters/config.ts';
 import type { ImageStore, Logger } from '#functions/ports.ts';
 import { FsStore } from './fs-store.ts';
-import { S3Store } from './s3-store.ts';
+
+/**
+ * The S3 store, loaded only where `STORAGE` asks for it: the AWS SDK is the
+ * largest part of every bundle, and evaluating it would slow the start of
+ * every process that writes to a directory.
+ */
+async function loadS3Store() {
+  return (await import('./s3-store.ts')).S3Store;
+}
 
 /**
  * The store `STORAGE` names, ready to use: `fs` → {@link FsStore} on `DATA_DIR`
@@ -10,6 +18,7 @@ import { S3Store } from './s3-store.ts';
  */
 export async function makeStore(config: Pick<Config, 'storage' | 'dataDir' | 's3'>, log: Logger): Promise<ImageStore> {
   if (config.storage === 'fs') return FsStore.open(config.dataDir, log);
+  const S3Store = await loadS3Store();
   const store = new S3Store(config.s3, log);
   try {
     await store.ensureBucket();
@@ -27,5 +36,6 @@ export async function makeStore(config: Pick<Config, 'storage' | 'dataDir' | 's3
  */
 export async function makeReadOnlyStore(config: Pick<Config, 'storage' | 'dataDir' | 's3'>, log: Logger): Promise<ImageStore> {
   if (config.storage === 'fs') return FsStore.open(config.dataDir, log, { readOnly: true });
+  const S3Store = await loadS3Store();
   return new S3Store(config.s3, log);
 }
