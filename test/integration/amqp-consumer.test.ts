@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import amqp, { type Channel, type ChannelModel, type GetMessage, type Options } from 'amqplib';
 import sharp from 'sharp';
 import { AmqpConsumer, type AmqpConsumerConfig } from '#adapters/amqp/amqp-consumer.ts';
@@ -309,7 +308,8 @@ describe('AmqpConsumer', () => {
 
     await harness.publisher.publish(jobs(30));
     await waitUntil('3 jobs running', async () => fetcher.active === 3, 10_000, 10);
-    await sleep(200);
+    // Every prefetched message has left the broker: 6 held, 3 of them waiting for a slot.
+    await waitUntil('the prefetch to fill', async () => (await readyCount(harness)) === 24, 10_000, 10);
 
     assert.equal(fetcher.peak, 3);
     assert.equal(harness.consumer.running, 3);
@@ -329,7 +329,8 @@ describe('AmqpConsumer', () => {
     const closing = harness.consumer.close().then(() => {
       closed = true;
     });
-    await sleep(200);
+    // Intake has stopped once the two messages not started are back on the broker.
+    await waitUntil('the waiting messages handed back', async () => (await readyCount(harness)) === 4, 10_000, 10);
     assert.equal(harness.consumer.consuming, false);
     assert.equal(closed, false, 'close() waits for the running jobs');
     fetcher.open();

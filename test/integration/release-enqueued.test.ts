@@ -29,8 +29,8 @@ function describeReleaseEnqueued(name: string, open: () => Promise<Subject & { c
     it('hands enqueued rows back to pending, and leaves processed and failed rows alone', async () => {
       const { repo, sql } = subject;
       await repo.enqueuePending(5, async () => {});
-      await repo.markProcessed({ id: '1', url: 'https://picsum.photos/seed/1/1024/768' });
-      await repo.markFailed({ id: '2', url: 'https://picsum.photos/seed/2/1024/768' }, { code: 'HTTP_404', message: 'gone' });
+      await repo.markProcessed({ id: '1', url: 'https://images.test/1.jpg' });
+      await repo.markFailed({ id: '2', url: 'https://images.test/2.jpg' }, { code: 'HTTP_404', message: 'gone' });
 
       assert.equal(await repo.releaseEnqueued(), 3);
 

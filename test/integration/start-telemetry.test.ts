@@ -68,7 +68,7 @@ describe('startTelemetry', () => {
       });
       parent.end();
     });
-    await sleep(200);
+    await new Promise((resolve) => setImmediate(resolve));
     const beforeShutdown = receiver.spans.filter((span) => span.serviceName === 'unit-api').length;
     await telemetry.shutdown();
 
@@ -224,8 +224,8 @@ describe('startTelemetry', () => {
         return span.isRecording();
       }),
     );
+    // shutdown() resolves once any export it started has ended.
     await telemetry.shutdown();
-    await sleep(100);
 
     assert.equal(recording, false);
     assert.equal(headers.traceparent, INCOMING_TRACEPARENT, 'the trace continues downstream');
