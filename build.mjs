@@ -1,5 +1,6 @@
-// One ESM bundle per entry point into dist/. Native and wasm-backed packages stay
-// external and load from node_modules at run time.
+// One ESM bundle per entry point into dist/ (code loaded with import() goes to
+// dist/chunks/). Native and wasm-backed packages stay external and load from
+// node_modules at run time.
 import { build } from 'esbuild';
 
 const entryPoints = {

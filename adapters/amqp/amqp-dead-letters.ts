@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, GetMessage, Options } from 'amqplib';
 import type { Config } from '#adapters/config.ts';
 import type { DeadLetter, DeadLetterQueue, DeadLetterSummary, JobsRepo, QueueStats, ReplayOptions, ReplaySummary } from '#functions/ports.ts';
 import { connectAmqp } from './connect.ts';
+import { BROKER_HEADERS } from './amqp-settler.ts';
 import { ConfirmedChannel } from './confirmed-channel.ts';
 
 export interface AmqpDeadLettersOptions {
@@ -18,7 +19,7 @@ export interface AmqpDeadLettersOptions {
 }
 
 /** Headers that describe an earlier failure or delivery: a replayed job starts its attempts afresh. */
-const FAILURE_HEADER = /^(x-attempts$|x-delivery-count$|x-error-|x-death$|x-first-death-|x-last-death-)/;
+const isFailureHeader = (name: string) => /^x-(attempts$|error-)/.test(name) || BROKER_HEADERS.test(name);
 
 /**
  * {@link DeadLetterQueue} on RabbitMQ, without the management plugin: one
@@ -174,7 +175,7 @@ function matches(message: GetMessage, options: ReplayOptions): boolean {
 /** The same message, for the main exchange: failure headers stripped, everything else kept. */
 function republishOptions(message: GetMessage): Options.Publish {
   const { properties } = message;
-  const headers = Object.fromEntries(Object.entries(properties.headers ?? {}).filter(([name]) => !FAILURE_HEADER.test(name)));
+  const headers = Object.fromEntries(Object.entries(properties.headers ?? {}).filter(([name]) => !isFailureHeader(name)));
   return {
     persistent: true,
     mandatory: true,

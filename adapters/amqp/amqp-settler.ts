@@ -13,7 +13,7 @@ export interface Received {
 }
 
 /** Headers the broker writes when it dead-letters or delivers; it writes them afresh each time. */
-const BROKER_HEADERS = /^x-(death|first-death-|last-death-|delivery-count$)/;
+export const BROKER_HEADERS = /^x-(death|first-death-|last-death-|delivery-count$)/;
 
 /**
  * Settles deliveries on RabbitMQ:
