@@ -21,10 +21,8 @@
  *
  * Prints tables; asserts nothing.
  */
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
@@ -36,6 +34,7 @@ import { parseJob, type OutputsJob } from '#functions/job.ts';
 import type { Logger } from '#functions/ports.ts';
 import { processImage, type ProcessImageDeps } from '#functions/process-image.ts';
 import { AVIF_EFFORT, renderOutputs, type DecodeSharing } from '#functions/render-outputs.ts';
+import { listenOnLoopback } from '#test/support/listen-on-loopback.ts';
 
 const IMAGES = 10;
 const WIDTH = 2048;
@@ -134,9 +133,7 @@ async function startSource(inputs: readonly Buffer[]) {
     if (body) response.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length }).end(body);
     else response.writeHead(404).end();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   return { hostPort: `127.0.0.1:${port}`, url: (index: number) => `http://127.0.0.1:${port}/${index}.jpg`, close: () => server.close() };
 }
 

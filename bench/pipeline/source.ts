@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '#test/support/listen-on-loopback.ts';
 
 export interface BenchSource {
   /** `127.0.0.1:<port>`, for URL_ALLOW_HOSTS. */
@@ -24,9 +24,7 @@ export async function startBenchSource(photos: readonly Buffer[], large: readonl
     response.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length }).end(body);
   });
   server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   const origin = `http://127.0.0.1:${port}`;
   return {
     hostPort: `127.0.0.1:${port}`,

@@ -15,7 +15,6 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +35,7 @@ import { createNetworkNamespace, type NetworkNamespace } from '#test/support/net
 import { startNodeProcess, type RunningProcess } from '#test/support/node-process.ts';
 import type { DriverCase, DriverReport, DriverResult } from '#test/support/netns-fetch-driver.ts';
 import { waitUntil } from '#test/support/wait-until.ts';
+import { listenOnLoopback } from '#test/support/listen-on-loopback.ts';
 
 /** A stack trace, as V8 prints its frames, or a source location. */
 const STACK_TRACE = /\n\s*at |\bat [\w.<>]+ \(|node:internal|\.[cm]?[jt]s:\d+:\d+/;
@@ -343,9 +343,7 @@ async function startRawSource(routes: Record<string, RawRoute>): Promise<RawSour
       else socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   return {
     origin: `http://127.0.0.1:${port}`,
     hostPort: `127.0.0.1:${port}`,

@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { jpegOf } from './image-factory.ts';
+import { listenOnLoopback } from '#test/support/listen-on-loopback.ts';
 
 export interface GatedImageSource {
   /** `127.0.0.1:<port>`, for URL_ALLOW_HOSTS. */
@@ -49,9 +49,7 @@ export async function startGatedImageSource(): Promise<GatedImageSource> {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   const origin = `http://127.0.0.1:${port}`;
   return {
     hostPort: `127.0.0.1:${port}`,

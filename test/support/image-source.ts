@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import { listenOnLoopback } from '#test/support/listen-on-loopback.ts';
 
 export interface ImageSource {
   /** `http://127.0.0.1:<port>` */
@@ -38,9 +38,7 @@ export async function startImageSource(): Promise<ImageSource> {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   const origin = `http://127.0.0.1:${port}`;
   return {
     origin,

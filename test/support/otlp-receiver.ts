@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { listenOnLoopback } from '#test/support/listen-on-loopback.ts';
 
 /** OTLP span kinds as they travel on the wire (the API's enum plus one). */
 export const OtlpSpanKind = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
@@ -121,9 +121,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       () => response.writeHead(400).end(),
     );
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   const baseUrl = `http://127.0.0.1:${port}`;
 
   return {
