@@ -1,4 +1,5 @@
-import { Agent, fetch, type Response } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { Config } from '#adapters/config.ts';
 import { ImgpipeError, PermanentError, TransientError } from '#functions/errors.ts';
 import type { FetchedImage, ImageFetcher } from '#functions/ports.ts';
@@ -22,7 +23,8 @@ export interface HttpImageFetcherOverrides {
 }
 
 /**
- * {@link ImageFetcher} over undici's fetch, within the outbound URL policy.
+ * {@link ImageFetcher} over undici's `request` (a Node stream body: about half
+ * the CPU per download of its `fetch`), within the outbound URL policy.
  *
  * - when the policy restricts a URL (not allow-listed, `URL_ALLOW_PRIVATE=false`),
  *   the connection resolves the host through the policy's checked lookup, so it
@@ -101,19 +103,19 @@ export class HttpImageFetcher implements ImageFetcher {
     for (let redirects = 0; ; redirects += 1) {
       await untilAborted(this.policy.check(current), signal);
       const dispatcher = this.policy.isRestricted(current) ? this.checked : this.unchecked;
-      const response = await fetch(current, { redirect: 'manual', signal, headers: { accept: 'image/*' }, dispatcher });
+      const response = await request(current, { method: 'GET', signal, headers: { accept: 'image/*' }, dispatcher });
 
-      if (REDIRECT_STATUSES.has(response.status)) {
+      if (REDIRECT_STATUSES.has(response.statusCode)) {
         await discard(response);
-        const location = response.headers.get('location');
-        if (location === null) throw new PermanentError(`HTTP_${response.status}`, `GET ${describe(current)} redirected nowhere`);
+        const location = header(response.headers, 'location');
+        if (location === undefined) throw new PermanentError(`HTTP_${response.statusCode}`, `GET ${describe(current)} redirected nowhere`);
         if (redirects >= this.options.maxRedirects) {
           throw new PermanentError('TOO_MANY_REDIRECTS', `GET ${describe(first)} redirected more than ${this.options.maxRedirects} times`);
         }
         current = this.rewrite(parseUrl(location, current));
         continue;
       }
-      if (!response.ok) {
+      if (response.statusCode < 200 || response.statusCode > 299) {
         await discard(response);
         throw statusError(response, current);
       }
@@ -146,58 +148,53 @@ function describe(url: URL): string {
   return `${url.host}${url.pathname}`;
 }
 
-function statusError({ status, headers }: Response, url: URL): ImgpipeError {
+type ResponseData = Dispatcher.ResponseData;
+
+/** A header's value; the first, when the server sent it twice. */
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function statusError({ statusCode: status, headers }: ResponseData, url: URL): ImgpipeError {
   const message = `GET ${describe(url)} answered ${status}`;
   if (status === 429 || status === 503) {
-    return new TransientError(`HTTP_${status}`, message, { retryAfterMs: retryAfterHeaderMs(headers.get('retry-after')) });
+    return new TransientError(`HTTP_${status}`, message, { retryAfterMs: retryAfterHeaderMs(header(headers, 'retry-after') ?? null) });
   }
   if (status === 408 || status >= 500) return new TransientError(`HTTP_${status}`, message);
   return new PermanentError(`HTTP_${status}`, message);
 }
 
 /** The body, counted while it streams; refused as soon as it passes `maxBytes`. */
-async function readCapped(response: Response, maxBytes: number, url: URL): Promise<Uint8Array> {
+async function readCapped(response: ResponseData, maxBytes: number, url: URL): Promise<Uint8Array> {
   const tooLarge = () => new PermanentError('TOO_LARGE', `GET ${describe(url)} is larger than ${maxBytes} bytes`);
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const declared = Number(header(response.headers, 'content-length') ?? Number.NaN);
   if (declared > maxBytes) {
     await discard(response);
     throw tooLarge();
   }
-  if (response.body === null) return new Uint8Array(0);
-
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
     if (total > maxBytes) {
-      reader.cancel().catch(() => {});
+      response.body.destroy();
       throw tooLarge();
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return Buffer.concat(chunks, total);
 }
 
 /** Releases a body we will not read, so its connection can be reused or closed. */
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => {});
+async function discard(response: ResponseData): Promise<void> {
+  await response.body.dump().catch(() => {});
 }
 
 /** Anything that is not already one of ours is a failure to talk to the server. */
 function classify(error: unknown, url: URL): ImgpipeError {
   if (error instanceof ImgpipeError) return error;
   const cause = (error as { cause?: unknown } | undefined)?.cause;
-  // The checked lookup's refusal surfaces as the cause of undici's "fetch failed".
-  if (cause instanceof ImgpipeError) return cause;
   const code = errorCodeOf(cause) ?? errorCodeOf(error);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return dnsError(url.hostname, cause ?? error);
   return new TransientError('NETWORK', `GET ${url.host} failed: ${code ?? 'connection error'}`, { cause: error });
