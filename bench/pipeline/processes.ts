@@ -56,13 +56,18 @@ export async function peakRssMiB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** A `/proc/<pid>/stat` line: the command name, and the fields after it (index 0 is field 3, the state). */
+export function parseProcStat(stat: string): { command: string; fields: number[] } {
+  // The command name may hold spaces and parentheses: it ends at the last ')'.
+  return { command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number) };
+}
 
 export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  // utime is field 14, stime 15.
+  const { fields } = parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  return (fields[11]! + fields[12]!) / CLOCK_TICKS_PER_SECOND;
 }
 
 export { waitUntil as poll } from '#test/support/wait-until.ts';

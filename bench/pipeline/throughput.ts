@@ -3,6 +3,7 @@ import { startS3Server } from '#test/support/s3-server.ts';
 import type { Figure } from './figure.ts';
 import { PHOTO_COUNT, type Inputs } from './inputs.ts';
 import type { BenchOptions } from './options.ts';
+import { cpuUsedBetween, machineCpu, type MachineCpu } from './machine-cpu.ts';
 import { runAll, startPipeline, type PipelineOptions } from './pipeline.ts';
 import { rawSharp, type RawSharp } from './raw-baseline.ts';
 import type { BenchSource } from './source.ts';
@@ -14,6 +15,9 @@ interface Measured {
   readonly workerCpuMs: number;
   /** The api's and the workers' CPU per image together. */
   readonly pipelineCpuMs: number;
+  readonly apiCpuMs: number;
+  /** Per image, by part of the machine; `machine` is every process's. */
+  readonly split: MachineCpu;
 }
 
 /**
@@ -40,21 +44,28 @@ export async function throughput(options: BenchOptions, inputs: Inputs, source: 
       const cpu = async () => {
         const workers = await Promise.all(pipeline.workers.map((worker) => worker.cpuSeconds()));
         const sum = workers.reduce((a, b) => a + b, 0);
-        return { workers: sum, all: sum + (await pipeline.api.cpuSeconds()) };
+        return { workers: sum, all: sum + (await pipeline.api.cpuSeconds()), machine: await machineCpu() };
       };
       const before = await cpu();
       const seconds = await runAll(pipeline, jobs);
       const after = await cpu();
       const peaks = await Promise.all(pipeline.workers.map((worker) => worker.peakRssMiB()));
+      const perImage = (seconds: number) => (seconds * 1000) / jobs;
+      const used = cpuUsedBetween(before.machine, after.machine);
       const measured = {
         imgPerSec: jobs / seconds,
         workerPeakMiB: Math.max(...peaks),
-        workerCpuMs: ((after.workers - before.workers) * 1000) / jobs,
-        pipelineCpuMs: ((after.all - before.all) * 1000) / jobs,
+        workerCpuMs: perImage(after.workers - before.workers),
+        pipelineCpuMs: perImage(after.all - before.all),
+        apiCpuMs: perImage(after.all - after.workers - (before.all - before.workers)),
+        split: { machine: perImage(used.machine), rabbitmq: perImage(used.rabbitmq), postgres: perImage(used.postgres), bench: perImage(used.bench) },
       };
+      const { split } = measured;
+      const other = split.machine - measured.pipelineCpuMs - split.rabbitmq - split.postgres - split.bench;
       log(
-        `${label}: ${measured.imgPerSec.toFixed(1)} img/s, worker peak ${measured.workerPeakMiB.toFixed(0)} MiB, ` +
-          `worker CPU ${measured.workerCpuMs.toFixed(1)} ms/img (api+workers ${measured.pipelineCpuMs.toFixed(1)})`,
+        `${label}: ${measured.imgPerSec.toFixed(1)} img/s, worker peak ${measured.workerPeakMiB.toFixed(0)} MiB; CPU ms/img: ` +
+          `worker ${measured.workerCpuMs.toFixed(2)}, api ${measured.apiCpuMs.toFixed(2)}, RabbitMQ ${split.rabbitmq.toFixed(2)}, ` +
+          `Postgres ${split.postgres.toFixed(2)}, source and bench ${split.bench.toFixed(2)}, other ${other.toFixed(2)}, machine ${split.machine.toFixed(2)}`,
       );
       return measured;
     } finally {
@@ -107,9 +118,36 @@ export async function throughput(options: BenchOptions, inputs: Inputs, source: 
         baseline: (raw.cpuMsPerImage * raw.best) / 1000,
         target: '',
       },
+      ...machineFigures(section, one, raw),
       { section, name: 'worker peak RSS (1 worker)', value: one.workerPeakMiB, unit: 'MiB', baselineName: 'raw sharp process', baseline: raw.peakRssMiB, target: '<= 128 MiB' },
       { section, name: 'STORAGE=minio (s3rver)', value: s3.imgPerSec, unit: 'img/s', baselineName: '1 worker, fs', baseline: one.imgPerSec, target: '>= 0.8' },
       { section, name: 'tracing on (OTLP receiver)', value: traced.imgPerSec, unit: 'img/s', baselineName: '1 worker, tracing off', baseline: one.imgPerSec, target: '>= 0.95' },
     ],
   };
+}
+
+/**
+ * Where one worker's run spent the machine's CPU, per image, against raw
+ * sharp's; and the most the pipeline could reach were it bound by CPU alone:
+ * the cores raw sharp kept busy divided by the whole machine's CPU per image.
+ */
+function machineFigures(section: string, one: Measured, raw: RawSharp): Figure[] {
+  const perImage = (name: string, value: number): Figure => ({ section, name: `CPU per image: ${name}`, value, unit: 'ms', baselineName: 'raw sharp', baseline: raw.cpuMsPerImage, target: '' });
+  const rawCores = (raw.cpuMsPerImage * raw.best) / 1000;
+  return [
+    perImage('api', one.apiCpuMs),
+    perImage('RabbitMQ', one.split.rabbitmq),
+    perImage('Postgres', one.split.postgres),
+    perImage('image source (bench process)', one.split.bench),
+    perImage('whole machine, 1 worker', one.split.machine),
+    {
+      section,
+      name: "CPU-bound ceiling, 1 worker: raw sharp's cores / machine CPU per image",
+      value: (rawCores * 1000) / one.split.machine,
+      unit: 'img/s',
+      baselineName: 'raw sharp, best of c=2/4/8',
+      baseline: raw.best,
+      target: '',
+    },
+  ];
 }
