@@ -12,6 +12,12 @@ interface Waiting<T> {
  * its row is marked; under load, N jobs finishing together cost one
  * statement and one commit instead of N.
  *
+ * `gatherMs` holds each batch open that long before it is written. Leave it
+ * at 0 for a database in another process: writes join while the previous
+ * statement runs there. An embedded database runs its statement on this
+ * thread, so nothing can join while it runs: a few milliseconds of waiting
+ * let the jobs that finish meanwhile share the next statement.
+ *
  * @example
  * const marks = new BatchedWrites((items) => db.query(IMAGES_SQL.markProcessedMany, columnsOf(items)));
  * await marks.write({ id: '42', … });
@@ -22,7 +28,7 @@ export class BatchedWrites<T> {
 
   constructor(
     private readonly writeAll: (items: T[]) => Promise<void>,
-    private readonly maxBatch = 1000,
+    private readonly options: { readonly maxBatch?: number; readonly gatherMs?: number } = {},
   ) {}
 
   write(item: T): Promise<void> {
@@ -34,8 +40,10 @@ export class BatchedWrites<T> {
 
   async #drain(): Promise<void> {
     this.#writing = true;
+    const { maxBatch = 1000, gatherMs = 0 } = this.options;
     while (this.#waiting.length > 0) {
-      const batch = this.#waiting.splice(0, this.maxBatch);
+      if (gatherMs > 0) await new Promise((resolve) => setTimeout(resolve, gatherMs));
+      const batch = this.#waiting.splice(0, maxBatch);
       try {
         await this.writeAll(batch.map((entry) => entry.item));
         for (const entry of batch) entry.resolve();

@@ -35,8 +35,9 @@ const MAX_ROW_ID = 2_147_483_647;
 export class SqlImagesRepo implements ImagesRepo, JobsRepo {
   readonly #processed: BatchedWrites<ProcessedMark>;
 
-  constructor(private readonly db: SqlDatabase) {
-    this.#processed = new BatchedWrites((marks) => this.run(IMAGES_SQL.markProcessedMany, columnsOfMarks(marks)));
+  /** `markGatherMs`: how long each batch of marks stays open ({@link BatchedWrites}'s `gatherMs`). */
+  constructor(private readonly db: SqlDatabase, options: { readonly markGatherMs?: number } = {}) {
+    this.#processed = new BatchedWrites((marks) => this.run(IMAGES_SQL.markProcessedMany, columnsOfMarks(marks)), { gatherMs: options.markGatherMs });
   }
 
   async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {

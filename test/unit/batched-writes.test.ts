@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { BatchedWrites } from '#adapters/db/batched-writes.ts';
 
 interface Mark {
@@ -68,7 +68,7 @@ describe('BatchedWrites', () => {
 
   it('splits a backlog into writes of at most maxBatch rows', async () => {
     const { batches, write } = controlledWrite();
-    const marks = new BatchedWrites(write, 2);
+    const marks = new BatchedWrites(write, { maxBatch: 2 });
     const all = [1, 2, 3, 4, 5].map((id) => marks.write({ id: id, url: `u${id}` }));
     for (let index = 0; index < 3; index += 1) {
       await new Promise((resolve) => setImmediate(resolve));
@@ -76,5 +76,23 @@ describe('BatchedWrites', () => {
     }
     await Promise.all(all);
     assert.deepEqual(batches.map((batch) => batch.ids), [[1], [2, 3], [4, 5]]);
+  });
+
+  it('with gatherMs, holds a batch open that long so marks asked in later turns share its write', async (t) => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    t.after(() => mock.timers.reset());
+    const { batches, write } = controlledWrite();
+    const marks = new BatchedWrites(write, { gatherMs: 10 });
+    const first = marks.write({ id: 1, url: 'u1' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = marks.write({ id: 2, url: 'u2' });
+    mock.timers.tick(9);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(batches.length, 0);
+    mock.timers.tick(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(batches.map((batch) => batch.ids), [[1, 2]]);
+    batches[0]!.resolve();
+    await Promise.all([first, second]);
   });
 });
