@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /**
  * Every environment variable imgpipe reads, parsed once at an entry point.
  * A bad value stops the process with a message that names the variable.
@@ -24,6 +26,8 @@ export interface Config {
   readonly retryMaxMs: number;
   readonly thumbnailSize: number;
   readonly maxInputPixels: number;
+  /** Images decoded and encoded at once (`TRANSFORM_CONCURRENCY`), at most `concurrency`. */
+  readonly transformConcurrency: number;
   /** libvips threads per image; 0 leaves sharp's own default. */
   readonly sharpConcurrency: number;
   /** libvips operation cache, in MiB; 0 turns it off. */
@@ -127,6 +131,8 @@ export function loadConfig<E extends Entry>(env: Env, entry: E): EntryConfig<E> 
     retryMaxMs: read.int('RETRY_MAX_MS', 60_000, 1, 86_400_000),
     thumbnailSize: read.int('THUMBNAIL_SIZE', 400, 1, 10_000),
     maxInputPixels: read.int('MAX_INPUT_PIXELS', 100_000_000, 1, 2 ** 40),
+    // Two per core: more run no faster and each holds its image's memory (docs/performance.md).
+    transformConcurrency: Math.min(concurrency, read.int('TRANSFORM_CONCURRENCY', 2 * availableParallelism(), 1, 1024)),
     sharpConcurrency: read.int('SHARP_CONCURRENCY', 1, 0, 256),
     sharpCacheMb: read.int('SHARP_CACHE_MB', 0, 0, 65_536),
     storage,

@@ -217,6 +217,18 @@ export interface HandlerContext {
 }
 
 /** A worker's context: which delivery this is, so a handler knows when failing is final. */
+/**
+ * Bounds how many images are decoded and encoded at once, apart from how many
+ * jobs run: most of a job waits on the network, the disk and the database,
+ * while a transform needs a core, and on N cores more than about 2N at once
+ * only add memory (docs/performance.md). `acquire` resolves with the function
+ * that frees the slot; it rejects with the signal's reason when the signal
+ * fires first.
+ */
+export interface TransformSlots {
+  acquire(signal: AbortSignal): Promise<() => void>;
+}
+
 export interface JobContext extends HandlerContext {
   /** 1 on first delivery. */
   readonly attempt: number;

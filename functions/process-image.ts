@@ -4,7 +4,7 @@ import { hasOutputs, thumbnailKey, type Job, type OutputsJob } from './job.ts';
 import { MANIFEST_CONTENT_TYPE, serializeManifest, type ManifestEntry } from './manifest.ts';
 import { manifestKey, outputKey } from './output-keys.ts';
 import type { OutputSpec } from './output-spec.ts';
-import type { Clock, FetchedImage, ImageFetcher, ImageStore, ImagesRepo, JobContext, PutOutcome } from './ports.ts';
+import type { Clock, FetchedImage, ImageFetcher, ImageStore, ImagesRepo, JobContext, PutOutcome, TransformSlots } from './ports.ts';
 import { renderOutputs } from './render-outputs.ts';
 import { makeThumbnail, type ThumbnailOptions } from './thumbnail.ts';
 import { tracedStep } from './traced-step.ts';
@@ -16,6 +16,8 @@ export interface ProcessImageDeps {
   readonly clock: Clock;
   /** `size` is the `thumbnail` op's; `maxInputPixels` bounds every job. */
   readonly thumbnail: ThumbnailOptions;
+  /** Bounds the transforms running at once; unbounded when absent. */
+  readonly transforms?: TransformSlots;
 }
 
 /** One output a run made and put; `exists` when another worker had put it first. */
@@ -91,16 +93,18 @@ async function makeThumbnailOutput(job: Job, deps: ProcessImageDeps, ctx: JobCon
   }
 
   const image = await downloadStep(job, deps, ctx);
-  const thumbnail = await tracedStep('transform', { 'imgpipe.job.id': job.id, 'imgpipe.op': 'thumbnail' }, async (span) => {
-    const made = await makeThumbnail(image.bytes, deps.thumbnail);
-    span.setAttributes({
-      'imgpipe.input.width': made.inputWidth,
-      'imgpipe.input.height': made.inputHeight,
-      'imgpipe.output.width': made.width,
-      'imgpipe.output.height': made.height,
-    });
-    return made;
-  });
+  const thumbnail = await inTransformSlot(deps, ctx, () =>
+    tracedStep('transform', { 'imgpipe.job.id': job.id, 'imgpipe.op': 'thumbnail' }, async (span) => {
+      const made = await makeThumbnail(image.bytes, deps.thumbnail);
+      span.setAttributes({
+        'imgpipe.input.width': made.inputWidth,
+        'imgpipe.input.height': made.inputHeight,
+        'imgpipe.output.width': made.width,
+        'imgpipe.output.height': made.height,
+      });
+      return made;
+    }),
+  );
   const outcome = await writeStep(deps.store, job.id, key, thumbnail.data, thumbnail.contentType);
   const { width, height } = thumbnail;
   const bytes = thumbnail.data.byteLength;
@@ -142,14 +146,16 @@ async function makeOutputs(job: OutputsJob, deps: ProcessImageDeps, ctx: JobCont
 /** One download, one decode, every missing output rendered and put. */
 async function makeMissing(job: OutputsJob, missing: readonly OutputSpec[], deps: ProcessImageDeps, ctx: JobContext): Promise<OutputResult[]> {
   const image = await downloadStep(job, deps, ctx);
-  const rendered = await tracedStep(
-    'transform',
-    { 'imgpipe.job.id': job.id, 'imgpipe.op': 'outputs', 'imgpipe.outputs.count': missing.length },
-    async (span) => {
-      const set = await renderOutputs(image.bytes, missing, { maxInputPixels: deps.thumbnail.maxInputPixels });
-      span.setAttributes({ 'imgpipe.input.width': set.inputWidth, 'imgpipe.input.height': set.inputHeight });
-      return set.outputs;
-    },
+  const rendered = await inTransformSlot(deps, ctx, () =>
+    tracedStep(
+      'transform',
+      { 'imgpipe.job.id': job.id, 'imgpipe.op': 'outputs', 'imgpipe.outputs.count': missing.length },
+      async (span) => {
+        const set = await renderOutputs(image.bytes, missing, { maxInputPixels: deps.thumbnail.maxInputPixels });
+        span.setAttributes({ 'imgpipe.input.width': set.inputWidth, 'imgpipe.input.height': set.inputHeight });
+        return set.outputs;
+      },
+    ),
   );
   ctx.signal.throwIfAborted();
   return Promise.all(
@@ -159,6 +165,16 @@ async function makeMissing(job: OutputsJob, missing: readonly OutputSpec[], deps
       return { name: spec.name, key, format: spec.format, width, height, bytes: data.byteLength, outcome };
     }),
   );
+}
+
+/** Runs `transform` once a transform slot is free (the span starts then, so it does not count the wait). */
+async function inTransformSlot<T>(deps: ProcessImageDeps, ctx: JobContext, transform: () => Promise<T>): Promise<T> {
+  const release = await deps.transforms?.acquire(ctx.signal);
+  try {
+    return await transform();
+  } finally {
+    release?.();
+  }
 }
 
 /** An output an earlier run made, as the manifest describes it: read back, its header decoded. */

@@ -1,7 +1,9 @@
+import { Slots } from '#adapters/slots.ts';
+
 /**
- * At most `perHost` holders per host at once; the others wait in arrival
- * order. A waiter whose signal fires leaves the line at once and gets the
- * signal's reason. Hosts with no holder and no waiter are forgotten.
+ * At most `perHost` holders per host at once ({@link Slots} per host); the
+ * others wait in arrival order and leave the line when their signal fires.
+ * Hosts with no holder and no waiter are forgotten.
  *
  * @example
  * const slots = new HostSlots(4);
@@ -9,53 +11,31 @@
  * try { await download(); } finally { release(); }
  */
 export class HostSlots {
-  private readonly hosts = new Map<string, { holders: number; waiting: Array<() => void> }>();
+  private readonly hosts = new Map<string, Slots>();
 
   constructor(private readonly perHost: number) {}
 
   /** Resolves with the function that frees the slot, once one is free for `host`. */
   async acquire(host: string, signal: AbortSignal): Promise<() => void> {
-    signal.throwIfAborted();
-    let state = this.hosts.get(host);
-    if (!state) {
-      state = { holders: 0, waiting: [] };
-      this.hosts.set(host, state);
+    let slots = this.hosts.get(host);
+    if (!slots) {
+      slots = new Slots(this.perHost);
+      this.hosts.set(host, slots);
     }
-    if (state.holders < this.perHost) {
-      state.holders += 1;
-    } else {
-      const line = state.waiting;
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          line.splice(line.indexOf(wake), 1);
-          reject(signal.reason);
-        };
-        // A freed slot passes straight to the next waiter: `holders` stays as it is.
-        const wake = () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        line.push(wake);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
+    const held = slots;
+    try {
+      const release = await held.acquire(signal);
+      return () => {
+        release();
+        this.forgetIfIdle(host, held);
+      };
+    } catch (error) {
+      this.forgetIfIdle(host, held);
+      throw error;
     }
-    return once(() => this.release(host));
   }
 
-  private release(host: string): void {
-    const state = this.hosts.get(host)!;
-    const next = state.waiting.shift();
-    if (next) return next();
-    state.holders -= 1;
-    if (state.holders === 0) this.hosts.delete(host);
+  private forgetIfIdle(host: string, slots: Slots): void {
+    if (slots.idle && this.hosts.get(host) === slots) this.hosts.delete(host);
   }
-}
-
-function once(action: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    action();
-  };
 }

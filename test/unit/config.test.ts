@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, type Entry } from '#adapters/config.ts';
@@ -94,6 +95,15 @@ describe('loadConfig: other variables', () => {
     assert.equal(configOf({ CONCURRENCY: '1' }, 'worker').fetch.maxPerHost, 1);
     assert.equal(configOf({ CONCURRENCY: '8', FETCH_MAX_PER_HOST: '8' }, 'worker').fetch.maxPerHost, 8);
     assert.equal(configErrorOf({ FETCH_MAX_PER_HOST: '0' }).variable, 'FETCH_MAX_PER_HOST');
+  });
+
+  it('transforms twice as many images at once as there are cores by default, never more than CONCURRENCY', () => {
+    const cores = availableParallelism();
+    assert.equal(configOf({ CONCURRENCY: '1024' }, 'worker').transformConcurrency, 2 * cores);
+    assert.equal(configOf({ CONCURRENCY: '1' }, 'worker').transformConcurrency, 1);
+    assert.equal(configOf({ TRANSFORM_CONCURRENCY: '3' }, 'worker').transformConcurrency, 3);
+    assert.equal(configOf({ CONCURRENCY: '2', TRANSFORM_CONCURRENCY: '8' }, 'worker').transformConcurrency, 2);
+    assert.equal(configErrorOf({ TRANSFORM_CONCURRENCY: '0' }).variable, 'TRANSFORM_CONCURRENCY');
   });
 
   it('runs sharp with one libvips thread per image and no operation cache unless told otherwise', () => {

@@ -3,13 +3,14 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { PermanentError, TransientError } from '#functions/errors.ts';
 import type { Job } from '#functions/job.ts';
-import type { FetchedImage, ImageFetcher } from '#functions/ports.ts';
+import type { FetchedImage, ImageFetcher, TransformSlots } from '#functions/ports.ts';
 import { processImage, type ProcessImageDeps } from '#functions/process-image.ts';
 import type { ThumbnailOptions } from '#functions/thumbnail.ts';
 import { MemoryFetcher } from '#test/fakes/memory-fetcher.ts';
 import { MemoryImagesRepo } from '#test/fakes/memory-images-repo.ts';
 import { MemoryStore } from '#test/fakes/memory-store.ts';
 import { FakeClock, jobContext } from '#test/fakes/support.ts';
+import { Slots } from '#adapters/slots.ts';
 import {
   firstPixel,
   htmlBytes,
@@ -258,6 +259,57 @@ describe('processImage: idempotency and the images table', () => {
   });
 });
 
+describe('processImage: transform slots', () => {
+  it('downloads while another job holds the only transform slot, and transforms once it is freed', async () => {
+    const job = jobOf();
+    const world = worldFor(job);
+    world.fetcher.serve(job.url, await jpegOf(1024, 768));
+    const slots = new Slots(1);
+    const held = await slots.acquire(new AbortController().signal);
+    const events: string[] = [];
+    const transforms: TransformSlots = {
+      async acquire(signal) {
+        events.push('asked');
+        const release = await slots.acquire(signal);
+        events.push('entered');
+        return () => (events.push('left'), release());
+      },
+    };
+
+    const running = processImage(job, { ...world.deps, transforms }, jobContext());
+    // Either the job asks for the slot, or (were it not to ask) its thumbnail appears.
+    await waitFor(() => events.length > 0 || world.store.objects.size > 0);
+    assert.deepEqual(events, ['asked']);
+    assert.equal(world.store.objects.size, 0);
+
+    held();
+    assert.equal((await running).outcome, 'written');
+    assert.deepEqual(events, ['asked', 'entered', 'left']);
+    assert.equal(world.store.objects.size, 1);
+  });
+
+  it('hands the message back untouched when shutdown aborts the wait for a slot', async () => {
+    const job = jobOf();
+    const world = worldFor(job);
+    world.fetcher.serve(job.url, await jpegOf(1024, 768));
+    const slots = new Slots(1);
+    const held = await slots.acquire(new AbortController().signal);
+    const controller = new AbortController();
+    const fetcher: ImageFetcher = {
+      fetch: (url, s) => world.fetcher.fetch(url, s).finally(() => setImmediate(() => controller.abort(new Error('worker shutting down')))),
+    };
+
+    await assert.rejects(
+      processImage(job, { ...world.deps, fetcher, transforms: slots }, jobContext({ signal: controller.signal, isLastAttempt: true })),
+      /worker shutting down/,
+    );
+    held();
+    assert.equal(world.images.rows.get('42')?.failure, undefined);
+    assert.equal(world.store.objects.size, 0);
+    assert.equal(slots.idle, true);
+  });
+});
+
 describe('processImage: failures', () => {
   it('marks the row failed with HTTP_404 and rethrows a PermanentError when the image is missing', async () => {
     const job = jobOf();
@@ -354,3 +406,7 @@ describe('processImage: failures', () => {
     assert.equal(world.store.objects.size, 0);
   });
 });
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
