@@ -3,8 +3,9 @@
  * jobs, once per variant per round, the variants taking turns round by round
  * so that a busy spell on a shared machine hits them alike. Prints, per
  * variant (on top of the container image's environment, unless
- * --no-image-env), the medians of img/s, worker CPU per image and peak RSS, and the
- * median ratio to the first variant within the same round.
+ * --no-image-env), the medians of img/s, CPU per image of the worker, of
+ * Postgres and of the whole machine, and peak RSS, and the median ratio to
+ * the first variant within the same round.
  *
  * node --import tsx bench/pipeline/compare.ts --rounds 3 --jobs 300 \
  *   --variant 'default' --variant 'UV_THREADPOOL_SIZE=16' --variant 'CONCURRENCY=4 PREFETCH=8'
@@ -13,6 +14,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { imageEnv } from './image-env.ts';
+import { cpuUsedBetween, machineCpu } from './machine-cpu.ts';
 import { loadInputs } from './inputs.ts';
 import { runAll, startPipeline } from './pipeline.ts';
 import { startBenchSource } from './source.ts';
@@ -39,7 +41,7 @@ function envOf(variant: string): Record<string, string> {
 const inputs = await loadInputs(console.error);
 const source = await startBenchSource(inputs.photos, inputs.large);
 const logDir = await mkdtemp(join(tmpdir(), 'imgpipe-compare-'));
-const results = new Map(variants.map((variant) => [variant, { rate: [] as number[], cpu: [] as number[], rss: [] as number[], ratio: [] as number[] }]));
+const results = new Map(variants.map((variant) => [variant, { rate: [] as number[], cpu: [] as number[], postgres: [] as number[], machine: [] as number[], rss: [] as number[], ratio: [] as number[] }]));
 try {
   for (let round = 0; round < rounds; round += 1) {
     let first: number | undefined;
@@ -56,12 +58,16 @@ try {
       try {
         const worker = pipeline.workers[0]!;
         const cpuBefore = await worker.cpuSeconds();
+        const machineBefore = await machineCpu();
         const seconds = await runAll(pipeline, jobs);
+        const used = cpuUsedBetween(machineBefore, await machineCpu());
         const result = results.get(variant)!;
         const rate = jobs / seconds;
         first ??= rate;
         result.rate.push(rate);
         result.cpu.push(((await worker.cpuSeconds()) - cpuBefore) * 1000 / jobs);
+        result.postgres.push((used.postgres * 1000) / jobs);
+        result.machine.push((used.machine * 1000) / jobs);
         result.rss.push(await worker.peakRssMiB());
         result.ratio.push(rate / first);
         console.error(`round ${round + 1} ${variant}: ${rate.toFixed(1)} img/s`);
@@ -73,8 +79,8 @@ try {
 } finally {
   await source.close();
 }
-console.log(`| worker env | img/s | ratio to "${variants[0]}" | worker CPU ms/img | peak RSS MiB |`);
-console.log('| --- | --- | --- | --- | --- |');
+console.log(`| worker env | img/s | ratio to "${variants[0]}" | worker CPU ms/img | Postgres CPU ms/img | machine CPU ms/img | peak RSS MiB |`);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const [variant, result] of results) {
-  console.log(`| ${variant} | ${median(result.rate).toFixed(1)} | ${median(result.ratio).toFixed(2)} | ${median(result.cpu).toFixed(1)} | ${median(result.rss).toFixed(0)} |`);
+  console.log(`| ${variant} | ${median(result.rate).toFixed(1)} | ${median(result.ratio).toFixed(2)} | ${median(result.cpu).toFixed(1)} | ${median(result.postgres).toFixed(2)} | ${median(result.machine).toFixed(1)} | ${median(result.rss).toFixed(0)} |`);
 }
