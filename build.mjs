@@ -18,8 +18,9 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  // Code loaded with import() (the S3 SDK, when STORAGE asks for it) goes into
-  // chunks of its own, so processes that never load it never parse it.
+  // Code loaded with import() (the S3 SDK, when STORAGE asks for it; Swagger
+  // and its UI, on the first /docs or /openapi.json request) goes into chunks
+  // of its own, so processes that never load it never parse it.
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,
