@@ -18,8 +18,10 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  // Code loaded with import() (the S3 SDK, when STORAGE asks for it) goes into
-  // chunks of its own, so processes that never load it never parse it.
+  // Code loaded with import() (the S3 SDK, when STORAGE asks for it; Swagger
+  // and its UI, on the first /docs or /openapi.json request; the OpenTelemetry
+  // SDK and exporter, when spans are exported) goes into chunks of its own, so
+  // processes that never load it never parse it.
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,

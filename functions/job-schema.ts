@@ -6,7 +6,7 @@
  * a JSON schema cannot say (a URL that parses and carries no credentials,
  * names unique within the job) job.ts checks after it.
  */
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { KNOWN_OPS } from './ops.ts';
 import {
   BACKGROUND_PATTERN,
@@ -101,11 +101,22 @@ export const jobSchema = {
 /** The top-level fields of a job; a message decoder ignores any other (older or newer senders). */
 export const JOB_FIELDS = Object.keys(jobSchema.properties);
 
-// No coercion and no defaults: a value is valid as sent or not at all, the same at every entry.
-const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false, strictRequired: false });
-const validate = ajv.compile(jobSchema);
+let validate: ValidateFunction | undefined;
 
-/** Checks `value` against {@link jobSchema}; answers the issues (first is the one to report) or none. */
+/**
+ * Checks `value` against {@link jobSchema}; answers the issues (first is the one to report) or none.
+ * The validator is compiled on the first call, not at import: a process (or a
+ * Lambda container) that never sees a job does not pay for it.
+ */
 export function jobSchemaIssues(value: unknown): readonly ErrorObject[] {
+  validate ??= compileJobSchema();
   return validate(value) ? [] : (validate.errors ?? []);
+}
+
+function compileJobSchema(): ValidateFunction {
+  // No coercion and no defaults: a value is valid as sent or not at all, the same at every entry.
+  // The schema is a constant, checked against the meta-schema in test/unit/schemas.test.ts
+  // instead of at every start (compiling the meta-schema costs more than this schema).
+  const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false, strictRequired: false, validateSchema: false });
+  return ajv.compile(jobSchema);
 }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { enqueue, type EnqueueDeps } from '#functions/enqueue.ts';
 import { errorSummary } from '#functions/errors.ts';
-import { healthz, type HealthzDeps } from '#functions/healthz.ts';
+import type { HealthzDeps } from '#functions/healthz.ts';
 import { validateJob } from '#functions/job.ts';
 import type { DeadLetterQueue, ImageStore, JobsRepo, QueueMonitor } from '#functions/ports.ts';
 import { task, type TaskDeps } from '#functions/task.ts';
@@ -12,10 +12,11 @@ import { discardRequestBody } from './discard-request-body.ts';
 import { mapHttpError } from './error-mapping.ts';
 import { registerOpenApi } from './openapi.ts';
 import { dlqRoute } from './dlq-route.ts';
+import { healthzRoute } from './healthz-route.ts';
 import { jobsRoute } from './jobs-route.ts';
 import { samplesRoute } from './samples-route.ts';
 import { statusRoute } from './status-route.ts';
-import { enqueueSchema, healthzSchema, taskSchema, type EnqueueQuery, type HealthzQuery } from './schemas.ts';
+import { enqueueSchema, taskSchema, type EnqueueQuery } from './schemas.ts';
 import { validatorCompiler } from './validator-compiler.ts';
 
 /** The ports each handler needs, built once by the entry point; never config or env. */
@@ -58,7 +59,8 @@ const UNTRACED = (route: string | undefined) => route === '/healthz' || route ==
  * - `POST /enqueue?limit=N` (1..10000, default 200) → 200 `{ enqueued }`
  * - `POST /tasks` `{ url, ops? | outputs?, id? }` → 202 `{ id }`
  * - `GET /healthz` → readiness: 200 or 503 with `checks` per dependency;
- *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency
+ *   `GET /healthz?probe=live` → 200 `{ ok: true }`, touching no dependency;
+ *   a successful probe writes no log line (`healthz-route.ts`)
  * - `GET /` → the status page (HTML); `GET /status` → the same as JSON;
  *   `GET /thumbnails/<id>.jpg` → a job's thumbnail
  * - `GET /jobs/:id` → the job's record (state, attempts, error, output, timestamps), 404 when unknown
@@ -130,12 +132,8 @@ export function buildHttpApp(deps: HttpAppDeps, options: HttpAppOptions = {}): F
       const accepted = await task(request.body, deps.task);
       return reply.code(202).send(accepted);
     });
-
-    routes.get<{ Querystring: HealthzQuery }>('/healthz', { schema: healthzSchema }, async (request, reply) => {
-      const report = await healthz({ probe: request.query.probe }, deps.healthz);
-      return reply.code(report.ok ? 200 : 503).send(report);
-    });
   });
+  app.register(healthzRoute, deps.healthz);
 
   if (deps.jobs) {
     app.register(jobsRoute, { jobs: deps.jobs, store: deps.thumbnails });

@@ -1,62 +1,61 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import swagger, { type SwaggerTransform } from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
-import { ROUTE_DOCS } from './route-docs.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DocumentedRoute } from './api-docs-app.ts';
+
+/** Headers of the docs app's answer that belong to its own (simulated) connection. */
+const CONNECTION_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'date'];
 
 /**
- * `GET /openapi.json` (OpenAPI 3.1, whose schemas are JSON Schema as the routes validate with) and the Swagger UI at `/docs`, generated
- * from the routes' own validation schemas (`schemas.ts`) plus a summary and
- * an example answer per route (`route-docs.ts`). Register it before the
- * routes. The UI's assets are read from the installed `@fastify/swagger-ui`
- * package (found from this module at run time, bundled or not) and served by
- * the api itself: nothing is fetched from elsewhere, no validator is called.
- * Registered on `app` itself, not in a plugin of its own, so it sees every route.
+ * `GET /openapi.json` (the api as OpenAPI 3.1) and the Swagger UI under
+ * `/docs`, generated from the routes' own validation schemas.
+ *
+ * Swagger, its UI, their static file server and YAML writer are a large part
+ * of the api's code and are rarely asked for, so they are not loaded at
+ * start: this records every route the app registers (register it before the
+ * routes), and the first request under `/openapi.json` or `/docs` loads
+ * `api-docs-app.ts`, which builds a small app of their own over those routes;
+ * requests are passed to it in-process (`inject`) and its answers passed back
+ * as they are. A 404 there is the api's own 404.
  */
 export function registerOpenApi(app: FastifyInstance): void {
-  app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'imgpipe',
-        version: '0.1.0',
-        description: 'Image pipeline api. With API_KEY set, every route but /healthz and /samples needs it (Bearer, or the password of Basic auth).',
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer' },
-          basic: { type: 'http', scheme: 'basic' },
-        },
-      },
-      security: [{ bearer: [] }, { basic: [] }],
-    },
-    transform: documented,
+  const routes: DocumentedRoute[] = [];
+  let docsApp: Promise<FastifyInstance> | undefined;
+
+  const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+    docsApp ??= import('./api-docs-app.ts')
+      .then(({ buildApiDocsApp }) => buildApiDocsApp(routes))
+      .catch((error: unknown) => {
+        // Let the next request try again.
+        docsApp = undefined;
+        throw error;
+      });
+    const response = await (await docsApp).inject({ method: request.method as 'GET' | 'HEAD', url: request.url, headers: request.headers });
+    if (response.statusCode === 404) return reply.callNotFound();
+    if (response.statusCode >= 500) throw new Error(`the docs app answered ${response.statusCode} to ${request.method} ${request.url}`);
+    const headers = { ...response.headers };
+    for (const name of CONNECTION_HEADERS) delete headers[name];
+    // An empty answer (a redirect, a 304, any HEAD) goes back without a body, so without a content type of ours.
+    return reply.code(response.statusCode).headers(headers).send(response.rawPayload.length > 0 ? response.rawPayload : undefined);
+  };
+
+  // HEAD routes are Fastify's own copies of the GET routes; the docs app makes its own.
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'HEAD' && route.handler !== forward) routes.push({ method: route.method, url: route.url, schema: route.schema, config: route.config });
+  });
+  app.addHook('onClose', async () => {
+    const built = await docsApp?.catch(() => undefined);
+    await built?.close();
   });
 
-  const staticDir = join(dirname(createRequire(import.meta.url).resolve('@fastify/swagger-ui/package.json')), 'static');
-  app.register(swaggerUi, {
-    routePrefix: '/docs',
-    // Where the UI's own files are; also keeps the plugin from looking beside itself, which a bundle cannot.
-    baseDir: staticDir,
-    logo: { type: 'image/svg+xml', content: readFileSync(join(staticDir, 'logo.svg')) },
-    uiConfig: { deepLinking: true, validatorUrl: null } as Record<string, unknown>,
-  });
-
-  // In a plugin, so it loads after the swagger plugin and is listed too.
+  // GET and HEAD in one route: Fastify's own HEAD copy would replace the docs app's content-length with the empty body's.
+  const methods = ['GET', 'HEAD'];
   app.register(async (docs) => {
-    docs.get('/openapi.json', async () => app.swagger());
+    docs.route({ method: methods, url: '/openapi.json', handler: forward });
+    docs.register(
+      async (ui) => {
+        ui.route({ method: methods, url: '/', handler: forward });
+        ui.route({ method: methods, url: '/*', handler: forward });
+      },
+      { prefix: '/docs' },
+    );
   });
 }
-
-/** A route's schema, as the document shows it: its validation schema plus its summary and example answers. */
-const documented: SwaggerTransform = ({ schema, url, route }) => {
-  const method = Array.isArray(route.method) ? route.method[0] : route.method;
-  const doc = ROUTE_DOCS[`${method} ${route.url}`];
-  if (!doc) return { schema, url };
-  return {
-    schema: { ...schema, summary: doc.summary, description: doc.description, response: doc.response, ...(doc.open ? { security: [] } : {}) },
-    url,
-  } as ReturnType<SwaggerTransform>;
-};

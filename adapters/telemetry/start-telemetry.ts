@@ -1,16 +1,7 @@
 import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, getNumberFromEnv, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  hostDetector,
-  processDetector,
-  resourceFromAttributes,
-} from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Config } from '#adapters/config.ts';
 import { redactCredentials } from '#functions/errors.ts';
 import type { Logger } from '#functions/ports.ts';
@@ -54,7 +45,9 @@ const DEFAULT_DIAG_INTERVAL_MS = 60_000;
  * Hence the trace SDK is assembled here rather than through `NodeSDK`, which
  * would also start OTLP metrics and logs exporters from the environment, skip
  * even context propagation under `OTEL_SDK_DISABLED`, and pull the gRPC and
- * Prometheus exporters into every bundle (about 2 MB more).
+ * Prometheus exporters into every bundle (about 2 MB more). The SDK and the
+ * exporter (`otlp-tracer-provider.ts`) are loaded only when spans are
+ * exported, so a process without an endpoint never parses them.
  *
  * Exporting never blocks the caller: ended spans go to a bounded queue
  * (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048; beyond it spans are dropped), each export
@@ -84,22 +77,9 @@ export async function startTelemetry(config: Config['otel'], log: Logger, option
       'tracing: context propagates, no spans are exported',
     );
   } else {
-    const resource = defaultResource()
-      .merge(detectResources({ detectors: [envDetector, processDetector, hostDetector] }))
-      .merge(resourceFromAttributes({ 'service.name': config.serviceName }));
-    provider = new TracerProvider({
-      resource,
-      spanProcessors: [
-        new BatchSpanProcessor({
-          // The exporter reads OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TIMEOUT itself.
-          exporter: new OTLPTraceExporter({ url: config.tracesUrl }),
-          maxQueueSize: envNumber('OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048,
-          maxExportBatchSize: envNumber('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512,
-          scheduledDelayMillis: envNumber('OTEL_BSP_SCHEDULE_DELAY') ?? 5_000,
-          exportTimeoutMillis: envNumber('OTEL_BSP_EXPORT_TIMEOUT') ?? 15_000,
-        }),
-      ],
-    });
+    // Loaded only here: a process that exports nothing never parses the SDK and the exporter.
+    const { otlpTracerProvider } = await import('./otlp-tracer-provider.ts');
+    provider = otlpTracerProvider(config.serviceName, config.tracesUrl);
     trace.setGlobalTracerProvider(provider);
     log.info({ serviceName: config.serviceName, tracesUrl: redactCredentials(config.tracesUrl) }, 'tracing: exporting spans over OTLP/HTTP');
   }
@@ -181,11 +161,6 @@ function summarize(message: string, args: unknown[]): { summary: string; code: s
   const detail = args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
   const line = `${summary}${detail ? ` ${detail}` : ''}`.replace(/\s+/g, ' ');
   return { summary: line.length > 300 ? `${line.slice(0, 299)}…` : line, code };
-}
-
-function envNumber(name: string): number | undefined {
-  const value = getNumberFromEnv(name);
-  return value !== undefined && value >= 0 ? value : undefined;
 }
 
 async function withTimeout(work: Promise<void>, timeoutMs: number): Promise<void> {
