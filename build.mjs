@@ -1,6 +1,7 @@
 // One ESM bundle per entry point into dist/ (code loaded with import() goes to
 // dist/chunks/). Native and wasm-backed packages stay external and load from
 // node_modules at run time.
+import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 const entryPoints = {
@@ -9,6 +10,9 @@ const entryPoints = {
   host: 'entries/host.ts',
   lambda: 'entries/lambda.ts',
 };
+
+// Chunk names carry a content hash: without this, every build would leave the last one's chunks behind.
+await rm('dist', { recursive: true, force: true });
 
 await build({
   entryPoints,
