@@ -17,8 +17,9 @@ export const IMAGES_SQL = {
    * which comes only after the broker confirmed the messages, and a rollback
    * undoes all three. A worker's upsert of one of these records waits for that
    * transaction, so a record is never overtaken by its job's own end. Answers
-   * the rows in id order (by the integer, not the text alias, which would sort
-   * `10` before `2`).
+   * one row whose `rows` is a JSON array of `{ id, url }` in id order (by the
+   * integer, not the text, which would sort `10` before `2`): one message for
+   * the client to parse, natively, instead of one per row.
    */
   takePending: `
     WITH picked AS (
@@ -38,7 +39,8 @@ export const IMAGES_SQL = {
       UPDATE images SET enqueued_at = now()
       FROM picked WHERE images.id = picked.id
     )
-    SELECT picked.id::text AS id, picked.url FROM picked ORDER BY picked.id`,
+    SELECT coalesce(json_agg(json_build_object('id', picked.id::text, 'url', picked.url) ORDER BY picked.id), '[]') AS rows
+    FROM picked`,
   /** `$1` = ids (text[]), `$2` = urls (text[]): records of jobs about to be published (`POST /tasks`). */
   recordQueued: `
     INSERT INTO jobs (id, url)

@@ -63,7 +63,8 @@ export class SqlImagesRepo implements ImagesRepo, JobsRepo {
           let from = MIN_ROW_ID;
           while (taken < limit && !refused) {
             const size = Math.min(ENQUEUE_BATCH_ROWS, limit - taken);
-            const { rows } = await tx.query<PendingImage>(IMAGES_SQL.takePending, [size, from]);
+            const [batch] = (await tx.query<{ rows: PendingImage[] }>(IMAGES_SQL.takePending, [size, from])).rows;
+            const rows = batch?.rows ?? [];
             if (rows.length === 0) break;
             // Not awaited: the next batch is taken while the broker confirms this one.
             // (Through then(), so that a publish that throws instead of rejecting counts as refused.)
