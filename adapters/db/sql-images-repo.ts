@@ -24,7 +24,7 @@ const MIN_ROW_ID = -2_147_483_648;
  * soon as its statement answers, so the database takes the next batch while
  * the broker confirms this one; small enough that the first messages leave
  * early and that the statement stays on the primary key's index, large enough
- * that 10,000 rows take 20 round trips (docs/performance.md, "enqueue").
+ * that 10,000 rows take 20 round trips (docs/performance.md, "Enqueue").
  */
 export const ENQUEUE_BATCH_ROWS = 500;
 
@@ -38,8 +38,9 @@ export const ENQUEUE_BATCH_ROWS = 500;
  * with `FOR UPDATE SKIP LOCKED` (so concurrent callers never pick the same row),
  * recorded and marked enqueued by one statement, and hands each batch to
  * `publish` without waiting for the previous one's confirms; it commits once
- * every publish resolved, and rolls everything back when one fails. Database failures are
- * `TransientError('DATABASE_UNAVAILABLE')`; what `publish` throws is rethrown as it is.
+ * every publish resolved, and rolls everything back when one fails. Database
+ * failures are `TransientError('DATABASE_UNAVAILABLE')`; what `publish` throws
+ * is rethrown as it is.
  *
  * @example
  * const repo = new SqlImagesRepo(db);
