@@ -123,10 +123,13 @@ export interface JobRecord {
  * Contract:
  * - `enqueuePending(limit, publish)` picks up to `limit` rows that are neither
  *   processed, failed, nor already enqueued, in id order, writes a `queued`
- *   job record for each, hands them to `publish`, and marks them enqueued only
- *   if `publish` resolves, in one transaction: concurrent callers never pick
- *   the same row, and a publish that fails leaves the rows to be picked again
- *   (and no record) and its error is rethrown as it is;
+ *   job record for each before handing it to `publish`, and marks them
+ *   enqueued only if every `publish` resolves, in one transaction: concurrent
+ *   callers never pick the same row, and a publish that fails leaves every row
+ *   of the call to be picked again (and no record) and its error is rethrown
+ *   as it is, once every publish has settled. The rows may be handed over in
+ *   several batches, in id order, the next before the previous one's publish
+ *   resolved;
  * - `markProcessed` and `markFailed` touch the row with the job's id, if there
  *   is one, and the job's record (created when missing), with the outcome,
  *   the attempt and the output or the reason; `markProcessed` also clears an

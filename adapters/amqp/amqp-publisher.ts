@@ -2,7 +2,7 @@ import type { ChannelModel } from 'amqplib';
 import { errorSummary, TransientError } from '#functions/errors.ts';
 import type { Job } from '#functions/job.ts';
 import type { JobPublisher, Logger } from '#functions/ports.ts';
-import { startProducerSpan } from '#adapters/telemetry/message-tracing.ts';
+import { producerSpans, type ProducerSpan } from '#adapters/telemetry/message-tracing.ts';
 import { connectAmqp } from './connect.ts';
 import { ConfirmedChannel } from './confirmed-channel.ts';
 import { assertTopology, type TopologyConfig } from './topology.ts';
@@ -25,8 +25,9 @@ interface Session {
  * {@link JobPublisher} on RabbitMQ: one job per message to `EXCHANGE` with
  * `ROUTING_KEY`, persistent, `contentType: application/json`, `messageId` = job
  * id, `mandatory`, trace context in the headers (one producer span per message,
- * ended on its confirm). A batch is written without waiting message by message,
- * then every confirm is awaited; a nack or a return rejects the batch with a
+ * ended on its confirm; without a tracing SDK, the request's context for all).
+ * A batch is written without waiting message by message, then its confirms are
+ * awaited together; a nack or a return rejects the batch with a
  * `TransientError` (`PUBLISH_REFUSED` / `UNROUTABLE`).
  *
  * The publisher owns its connection: opened (and the topology declared) on first
@@ -51,27 +52,23 @@ export class AmqpPublisher implements JobPublisher {
     if (jobs.length === 0) return;
     const { channel } = await this.#open();
     const { exchange, routingKey } = this.#options.config;
-    const confirms = jobs.map((job) => {
-      const span = startProducerSpan({ exchange, routingKey }, job.id);
-      return channel
-        .publish(exchange, routingKey, Buffer.from(JSON.stringify(job)), {
-          persistent: true,
-          contentType: 'application/json',
-          messageId: job.id,
-          mandatory: true,
-          headers: span.headers,
-        })
-        .then(
-          () => span.end(),
-          (error: unknown) => {
-            span.end(error);
-            throw error;
-          },
-        );
-    });
-    const results = await Promise.allSettled(confirms);
-    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failed) throw failed.reason;
+    const spanFor = producerSpans({ exchange, routingKey });
+    const spans: ProducerSpan[] = new Array<ProducerSpan>(jobs.length);
+    await channel.publishAll(
+      exchange,
+      routingKey,
+      jobs.length,
+      (index) => {
+        const job = jobs[index]!;
+        const span = spanFor(job.id);
+        spans[index] = span;
+        return {
+          content: Buffer.from(JSON.stringify(job)),
+          options: { persistent: true, contentType: 'application/json', messageId: job.id, mandatory: true, headers: span.headers },
+        };
+      },
+      (index, error) => spans[index]?.end(error),
+    );
   }
 
   async ping(): Promise<void> {

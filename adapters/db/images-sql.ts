@@ -9,25 +9,39 @@ const JOB_COLUMNS = `
 
 export const IMAGES_SQL = {
   /**
-   * `$1` = limit. Matches the predicate of `images_pending_idx`. Orders by the
-   * integer column, not the text alias (which would sort `10` before `2`).
+   * One batch of `enqueuePending`: `$1` = how many rows at most, `$2` = the
+   * least row id to take (the previous batch's last id + 1). Locks the pending
+   * rows it takes (`FOR UPDATE SKIP LOCKED`, matching `images_pending_idx`),
+   * writes their job records as `queued` and marks them enqueued, all inside
+   * the caller's transaction: nothing is visible to others before its commit,
+   * which comes only after the broker confirmed the messages, and a rollback
+   * undoes all three. A worker's upsert of one of these records waits for that
+   * transaction, so a record is never overtaken by its job's own end. Answers
+   * one row whose `rows` is a JSON array of `{ id, url }` in id order (by the
+   * integer, not the text, which would sort `10` before `2`): one message for
+   * the client to parse, natively, instead of one per row.
    */
-  selectPending: `
-    SELECT images.id::text AS id, images.url
-    FROM images
-    WHERE NOT processed AND enqueued_at IS NULL AND failed_at IS NULL
-    ORDER BY images.id
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED`,
-  /** `$1` = ids (int[]). */
-  markEnqueued: `
-    UPDATE images SET enqueued_at = now()
-    WHERE id = ANY($1::int[])`,
-  /**
-   * `$1` = ids (text[]), `$2` = urls (text[]). A worker's upsert of the same id
-   * waits for this row's transaction, so a record written inside the enqueue
-   * transaction is never overtaken by the job's own end.
-   */
+  takePending: `
+    WITH picked AS (
+      SELECT images.id, images.url
+      FROM images
+      WHERE NOT processed AND enqueued_at IS NULL AND failed_at IS NULL AND images.id >= $2
+      ORDER BY images.id
+      LIMIT $1
+      FOR UPDATE SKIP LOCKED
+    ), records AS (
+      INSERT INTO jobs (id, url)
+      SELECT picked.id::text, picked.url FROM picked
+      ON CONFLICT (id) DO UPDATE SET
+        url = EXCLUDED.url, state = 'queued', attempts = 0, error_code = NULL, error_message = NULL,
+        output_key = NULL, output_location = NULL, updated_at = now(), finished_at = NULL
+    ), marked AS (
+      UPDATE images SET enqueued_at = now()
+      FROM picked WHERE images.id = picked.id
+    )
+    SELECT coalesce(json_agg(json_build_object('id', picked.id::text, 'url', picked.url) ORDER BY picked.id), '[]') AS rows
+    FROM picked`,
+  /** `$1` = ids (text[]), `$2` = urls (text[]): records of jobs about to be published (`POST /tasks`). */
   recordQueued: `
     INSERT INTO jobs (id, url)
     SELECT * FROM unnest($1::text[], $2::text[])

@@ -17,20 +17,34 @@ export interface SqlDatabase extends SqlQueryable {
 
 /** `images.id` is an `integer`: the largest value it can hold. */
 const MAX_ROW_ID = 2_147_483_647;
+const MIN_ROW_ID = -2_147_483_648;
+
+/**
+ * Rows per statement of `enqueuePending`. Each batch is handed to `publish` as
+ * soon as its statement answers, so the database takes the next batch while
+ * the broker confirms this one; small enough that the first messages leave
+ * early and that the statement stays on the primary key's index, large enough
+ * that 10,000 rows take 20 round trips (docs/performance.md, "Enqueue").
+ */
+export const ENQUEUE_BATCH_ROWS = 500;
 
 /**
  * {@link ImagesRepo} and {@link JobsRepo} over any {@link SqlDatabase} (the `pg` pool, the embedded
  * database), running the statements of `images-sql.ts` against the schema of
  * `db/init.sql`. `markProcessed` calls that arrive while one is being written
  * are written together in the next statement ({@link BatchedWrites}); each
- * still resolves only once its row is committed. Rows are locked with
- * `FOR UPDATE SKIP LOCKED` while `publish` runs, so concurrent callers never
- * pick the same row. Database failures are
- * `TransientError('DATABASE_UNAVAILABLE')`; what `publish` throws is rethrown as it is.
+ * still resolves only once its row is committed. `enqueuePending` takes rows
+ * in batches of {@link ENQUEUE_BATCH_ROWS} inside one transaction, each locked
+ * with `FOR UPDATE SKIP LOCKED` (so concurrent callers never pick the same row),
+ * recorded and marked enqueued by one statement, and hands each batch to
+ * `publish` without waiting for the previous one's confirms; it commits once
+ * every publish resolved, and rolls everything back when one fails. Database
+ * failures are `TransientError('DATABASE_UNAVAILABLE')`; what `publish` throws
+ * is rethrown as it is.
  *
  * @example
  * const repo = new SqlImagesRepo(db);
- * await repo.enqueuePending(200, (rows) => publisher.publish(rows.map(toJob))); // → 200
+ * await repo.enqueuePending(200, (rows) => publisher.publish(rows.map(toJob))); // → 200, in one batch
  */
 export class SqlImagesRepo implements ImagesRepo, JobsRepo {
   readonly #processed: BatchedWrites<ProcessedMark>;
@@ -44,19 +58,35 @@ export class SqlImagesRepo implements ImagesRepo, JobsRepo {
     let publishError: { error: unknown } | undefined;
     try {
       return await this.db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ id: string; url: string }>(IMAGES_SQL.selectPending, [limit]);
-        const pending = rows.map((row) => ({ id: String(row.id), url: row.url }));
-        if (pending.length > 0) await tx.query(IMAGES_SQL.recordQueued, columnsOf(pending));
+        const publishing: Promise<void>[] = [];
+        let refused = false;
+        let taken = 0;
         try {
-          await publish(pending);
-        } catch (error) {
-          publishError = { error };
-          throw error;
+          let from = MIN_ROW_ID;
+          while (taken < limit && !refused) {
+            const size = Math.min(ENQUEUE_BATCH_ROWS, limit - taken);
+            const [batch] = (await tx.query<{ rows: PendingImage[] }>(IMAGES_SQL.takePending, [size, from])).rows;
+            const rows = batch?.rows ?? [];
+            if (rows.length === 0) break;
+            // Not awaited: the next batch is taken while the broker confirms this one.
+            // (Through then(), so that a publish that throws instead of rejecting counts as refused.)
+            const published = Promise.resolve(rows).then(publish);
+            published.catch(() => {
+              refused = true;
+            });
+            publishing.push(published);
+            taken += rows.length;
+            const last = Number(rows[rows.length - 1]!.id);
+            if (rows.length < size || last >= MAX_ROW_ID) break;
+            from = last + 1;
+          }
+        } finally {
+          // Even when a statement failed: every publish settles before the rollback.
+          const failed = (await Promise.allSettled(publishing)).find((result) => result.status === 'rejected');
+          if (failed) publishError = { error: failed.reason };
         }
-        if (pending.length > 0) {
-          await tx.query(IMAGES_SQL.markEnqueued, [pending.map((row) => Number(row.id))]);
-        }
-        return pending.length;
+        if (publishError) throw publishError.error;
+        return taken;
       });
     } catch (error) {
       if (publishError && publishError.error === error) throw error;

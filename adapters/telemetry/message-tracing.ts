@@ -1,7 +1,8 @@
-import { context, propagation, SpanKind, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, SpanKind, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { failSpan } from '#functions/traced-step.ts';
 
-const tracer = trace.getTracer('imgpipe-amqp');
+const TRACER_NAME = 'imgpipe-amqp';
+const tracer = trace.getTracer(TRACER_NAME);
 
 export interface Destination {
   readonly exchange: string;
@@ -31,19 +32,71 @@ function messagingAttributes(destination: Destination, messageId: string, operat
  * End it once the broker confirmed (or refused) the message.
  */
 export function startProducerSpan(destination: Destination, messageId: string): ProducerSpan {
-  const span = tracer.startSpan(`publish ${destination.exchange}`, {
-    kind: SpanKind.PRODUCER,
-    attributes: messagingAttributes(destination, messageId, 'publish'),
-  });
+  return openProducerSpan(trace.getTracer(TRACER_NAME), destination, messageId, context.active()).producer;
+}
+
+/**
+ * {@link startProducerSpan} for a batch of messages to one destination, all
+ * children of the span active now. When the tracer makes no spans of its own
+ * (no SDK registered: every "span" is the parent's context passed through),
+ * every message gets the same headers and nothing to end, so a batch of
+ * thousands allocates one producer span instead of one per message; the
+ * consumer still joins the request's trace.
+ *
+ * @example
+ * const spanFor = producerSpans(destination);
+ * for (const job of jobs) publish(job, spanFor(job.id).headers);
+ */
+export function producerSpans(destination: Destination): (messageId: string) => ProducerSpan {
+  // Looked up per batch, like the HTTP span's tracer: one taken at import stays
+  // bound to the first provider registered.
+  const batchTracer = trace.getTracer(TRACER_NAME);
+  const parent = context.active();
+  let shared: ProducerSpan | undefined;
+  return (messageId) => {
+    if (shared) return shared;
+    const { span, producer } = openProducerSpan(batchTracer, destination, messageId, parent);
+    if (passesParentThrough(span, parent)) shared = { headers: producer.headers, end() {} };
+    return producer;
+  };
+}
+
+function openProducerSpan(
+  producerTracer: Tracer,
+  destination: Destination,
+  messageId: string,
+  parent: Context,
+): { span: Span; producer: ProducerSpan } {
+  const span = producerTracer.startSpan(
+    `publish ${destination.exchange}`,
+    { kind: SpanKind.PRODUCER, attributes: messagingAttributes(destination, messageId, 'publish') },
+    parent,
+  );
   const headers: Record<string, string> = {};
-  propagation.inject(trace.setSpan(context.active(), span), headers);
+  propagation.inject(trace.setSpan(parent, span), headers);
   return {
-    headers,
-    end(error?: unknown) {
-      if (error !== undefined) failSpan(span, error);
-      span.end();
+    span,
+    producer: {
+      headers,
+      end(error?: unknown) {
+        if (error !== undefined) failSpan(span, error);
+        span.end();
+      },
     },
   };
+}
+
+/**
+ * True for the API's no-op tracer: a span that records nothing and carries its
+ * parent's context (or none). A sampling SDK that drops a span still gives it
+ * an id of its own, so its spans are never taken for pass-throughs.
+ */
+function passesParentThrough(span: Span, parent: Context): boolean {
+  if (span.isRecording()) return false;
+  const own = span.spanContext();
+  const inherited = trace.getSpanContext(parent);
+  if (!isSpanContextValid(own)) return true;
+  return inherited !== undefined && own.traceId === inherited.traceId && own.spanId === inherited.spanId;
 }
 
 /**

@@ -3,6 +3,10 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { afterEach, describe, it } from 'node:test';
 import { errorKind, TransientError } from '#functions/errors.ts';
 import type { FailureReason, ImagesRepo, PendingImage } from '#functions/ports.ts';
+import { ENQUEUE_BATCH_ROWS } from '#adapters/db/sql-images-repo.ts';
+
+/** More rows than two of the SQL repos' statements take, so `publish` gets several batches there. */
+const MANY_ROWS = 2 * ENQUEUE_BATCH_ROWS + 3;
 
 /** What the backend holds for one row, read by its own means (SQL, the fake's map). */
 export interface StoredRow {
@@ -93,6 +97,38 @@ export function describeImagesRepo(name: string, makeFixture: (seed: readonly Pe
         const { batches, publish } = recordingPublish();
         assert.equal(await repo.enqueuePending(4, publish), 4);
         assert.deepEqual(batches, [ids(1, 4).map(seedRow)]);
+      });
+
+      it('hands more rows than one statement takes in id order, each row once, and marks every one enqueued', async () => {
+        const { repo, row } = await open(MANY_ROWS + 1);
+        const { batches, publish } = recordingPublish();
+
+        const enqueued = await repo.enqueuePending(MANY_ROWS, publish);
+
+        assert.equal(enqueued, MANY_ROWS);
+        assert.deepEqual(batches.flat(), ids(1, MANY_ROWS).map(seedRow));
+        assert.equal((await row('1'))?.enqueued, true);
+        assert.equal((await row(String(MANY_ROWS)))?.enqueued, true);
+        assert.equal((await row(String(MANY_ROWS + 1)))?.enqueued, false);
+      });
+
+      it('leaves every row pending and rethrows the same error when a later batch is refused', async () => {
+        const { repo, row } = await open(MANY_ROWS);
+        const refused = new TransientError('PUBLISH_REFUSED', 'the broker refused the messages');
+        const last = String(MANY_ROWS);
+
+        await assert.rejects(
+          repo.enqueuePending(MANY_ROWS, async (rows) => {
+            if (rows.some((image) => image.id === last)) throw refused;
+          }),
+          (error) => error === refused,
+        );
+
+        assert.equal((await row('1'))?.enqueued, false);
+        assert.equal((await row(last))?.enqueued, false);
+        const { batches, publish } = recordingPublish();
+        assert.equal(await repo.enqueuePending(MANY_ROWS, publish), MANY_ROWS);
+        assert.deepEqual(batches.flat(), ids(1, MANY_ROWS).map(seedRow));
       });
 
       it('never gives one row to two concurrent callers', async () => {

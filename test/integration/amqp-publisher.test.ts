@@ -158,6 +158,44 @@ describe('AmqpPublisher', () => {
     }
   });
 
+  it('publishes a batch larger than the channel write buffer (1024 frames), every message confirmed once, every span ended', async () => {
+    const publisher = makePublisher();
+    await publisher.ping();
+    const inspect = await inspector();
+
+    await publisher.publish(jobs(3000));
+
+    assert.equal((await inspect.checkQueue(CONFIG.queue)).messageCount, 3000);
+    const spans = exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.PRODUCER);
+    assert.equal(spans.length, 3000);
+    assert.equal(new Set(spans.map((span) => span.attributes['messaging.message.id'])).size, 3000);
+    assert.ok(spans.every((span) => span.status.code === SpanStatusCode.UNSET));
+  });
+
+  it('rejects a batch when the broker nacks part of it, after every message settled, failing only the refused spans', async () => {
+    const publisher = makePublisher();
+    await publisher.ping();
+    const inspect = await inspector();
+    // Routed to both queues, a message is nacked once the small one is full: the first two pass.
+    await inspect.assertQueue('two.q', { durable: false, arguments: { 'x-max-length': 2, 'x-overflow': 'reject-publish' } });
+    await inspect.bindQueue('two.q', CONFIG.exchange, CONFIG.routingKey);
+
+    try {
+      await assert.rejects(publisher.publish(jobs(5)), (error: unknown) => error instanceof TransientError && error.code === 'PUBLISH_REFUSED');
+    } finally {
+      await inspect.deleteQueue('two.q');
+    }
+    const spans = exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.PRODUCER);
+    const statusById = Object.fromEntries(spans.map((span) => [span.attributes['messaging.message.id'], span.status.code]));
+    assert.deepEqual(statusById, {
+      1: SpanStatusCode.UNSET,
+      2: SpanStatusCode.UNSET,
+      3: SpanStatusCode.ERROR,
+      4: SpanStatusCode.ERROR,
+      5: SpanStatusCode.ERROR,
+    });
+  });
+
   it('reconnects on the next publish after the broker dropped its connection', async () => {
     const log = new MemoryLogger();
     const publisher = makePublisher(vhost.url, log);

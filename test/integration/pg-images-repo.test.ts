@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { PgImagesRepo } from '#adapters/db/pg-images-repo.ts';
+import { ENQUEUE_BATCH_ROWS } from '#adapters/db/sql-images-repo.ts';
 import { errorKind, TransientError } from '#functions/errors.ts';
 import type { PendingImage } from '#functions/ports.ts';
 import { describeImagesRepo } from '#test/conformance/describe-images-repo.ts';
@@ -132,6 +133,25 @@ describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
     assert.equal(record?.url, seedUrl(2));
     assert.equal(record?.attempts, 0);
     assert.ok(record?.createdAt);
+  });
+
+  it('takes many rows in several batches and commits them together, only after the last publish resolved', async () => {
+    const many = 2 * ENQUEUE_BATCH_ROWS + 3;
+    await db.query(`INSERT INTO images (url) SELECT 'https://images.test/' || n || '.jpg' FROM generate_series(301, $1::int) AS n`, [many]);
+    const committedCounts = () =>
+      db.query<{ marked: number; records: number }>(
+        'SELECT (SELECT count(*)::int FROM images WHERE enqueued_at IS NOT NULL) AS marked, (SELECT count(*)::int FROM jobs) AS records',
+      );
+    const seenByOthers: { marked: number; records: number }[] = [];
+
+    const enqueued = await repo.enqueuePending(many, async () => {
+      seenByOthers.push(...(await committedCounts()));
+    });
+
+    assert.equal(enqueued, many);
+    assert.equal(seenByOthers.length, 3);
+    assert.deepEqual(seenByOthers, Array(3).fill({ marked: 0, records: 0 }));
+    assert.deepEqual(await committedCounts(), [{ marked: many, records: many }]);
   });
 
   it('writes no record when the publish fails', async () => {
