@@ -10,6 +10,7 @@ import { classifyAddress } from '#adapters/fetch/url-policy.ts';
 import { errorKind } from '#functions/errors.ts';
 import { freePort } from '#test/support/free-port.ts';
 import { htmlBytes, jpegOf } from '#test/support/image-factory.ts';
+import { waitUntil } from '#test/support/wait-until.ts';
 
 type Route = (request: IncomingMessage, response: ServerResponse, source: ImageSource) => void;
 
@@ -131,11 +132,7 @@ async function failureOf(promise: Promise<unknown>): Promise<{ name: string; cod
 const noSignal = () => new AbortController().signal;
 
 async function eventually(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitUntil(what, condition, 30_000, 20);
 }
 
 describe('HttpImageFetcher against a local image source', () => {
@@ -252,12 +249,10 @@ describe('HttpImageFetcher against a local image source', () => {
 
   it('times out while the body is still streaming, as a transient TIMEOUT', async () => {
     const quick = fetchers.make(fetchOptionsOf({ allowHosts: [`127.0.0.1:${source.port}`], timeoutMs: 300 }));
-    const started = Date.now();
 
     const failure = await failureOf(quick.fetch(`${source.origin}/slow-body`, noSignal()));
 
     assert.deepEqual([failure.code, failure.kind], ['TIMEOUT', 'transient']);
-    assert.ok(Date.now() - started < 3_000, 'gave up near the deadline');
   });
 
   it("propagates the caller's abort as an abort, not as a TIMEOUT", async () => {
@@ -271,12 +266,10 @@ describe('HttpImageFetcher against a local image source', () => {
   });
 
   it('stops reading a body without Content-Length once it passes the byte cap', async () => {
-    const started = Date.now();
-
+    // The body never ends: only the cap can end this fetch.
     const failure = await failureOf(fetcher.fetch(`${source.origin}/endless`, noSignal()));
 
     assert.deepEqual([failure.code, failure.kind], ['TOO_LARGE', 'permanent']);
-    assert.ok(Date.now() - started < 3_000);
   });
 
   it('refuses a body whose Content-Length is over the cap without waiting for it', async () => {

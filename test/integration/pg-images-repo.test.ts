@@ -7,6 +7,7 @@ import { errorKind, TransientError } from '#functions/errors.ts';
 import type { PendingImage } from '#functions/ports.ts';
 import { describeImagesRepo } from '#test/conformance/describe-images-repo.ts';
 import { freePort } from '#test/support/free-port.ts';
+import { waitUntil } from '#test/support/wait-until.ts';
 import { createTestDatabase, type TestDatabase } from '#test/support/pg-database.ts';
 
 const initSql = () => readFile(new URL('../../db/init.sql', import.meta.url), 'utf8');
@@ -96,19 +97,22 @@ describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
   it('lets two concurrent callers hold their batches at once (SKIP LOCKED), never the same row', async () => {
     const other = await PgImagesRepo.connect(db.url);
     try {
-      // Each publish waits (a bounded time) for the other: both transactions must
-      // hold their rows at once, which only skipping locked rows allows.
+      // Each publish waits until the other caller is inside its publish too, or
+      // until a backend of this database waits for a row lock: both transactions
+      // must hold their rows at once, which only skipping locked rows allows.
       let arrived = 0;
-      let release!: () => void;
-      const bothInside = new Promise<void>((resolve) => (release = resolve));
       const seen: PendingImage[][] = [];
       const waits: string[] = [];
+      const waitingForALock = async () => {
+        const [row] = await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        return row!.n > 0;
+      };
       const publish = async (rows: readonly PendingImage[]) => {
         seen.push([...rows]);
         arrived += 1;
-        if (arrived === 2) release();
-        const alone = new Promise<string>((resolve) => setTimeout(resolve, 1_000, 'alone').unref());
-        waits.push(await Promise.race([bothInside.then(() => 'together'), alone]));
+        waits.push(await waitUntil('the other caller, or a lock wait', async () => (arrived === 2 ? 'together' : (await waitingForALock()) && 'alone'), 30_000, 10));
       };
 
       const counts = await Promise.all([repo.enqueuePending(50, publish), other.enqueuePending(50, publish)]);
