@@ -142,6 +142,8 @@ describe('HttpImageFetcher against a local image source', () => {
   let fetcher: HttpImageFetcher;
   const fetchers = fetcherFactory();
   const MAX_BYTES = 256 * 1024;
+  let endlessClosed = false;
+  let endlessBodiesSentWhole = 0;
 
   const serve = (bytes: () => Buffer, contentType: string): Route => (_request, response) => {
     response.writeHead(200, { 'content-type': contentType }).end(bytes());
@@ -178,6 +180,7 @@ describe('HttpImageFetcher against a local image source', () => {
         },
         '/endless': (_request, response) => {
           response.writeHead(200, { 'content-type': 'image/jpeg' });
+          response.on('close', () => (endlessClosed = true));
           const chunk = Buffer.alloc(16 * 1024, 0xff);
           let sent = 0;
           const pump = () => {
@@ -185,6 +188,7 @@ describe('HttpImageFetcher against a local image source', () => {
               sent += chunk.length;
               if (!response.write(chunk)) return void response.once('drain', pump);
             }
+            if (!response.destroyed) endlessBodiesSentWhole += 1;
             response.end();
           };
           pump();
@@ -266,10 +270,12 @@ describe('HttpImageFetcher against a local image source', () => {
   });
 
   it('stops reading a body without Content-Length once it passes the byte cap', async () => {
-    // The body never ends: only the cap can end this fetch.
+    // The body runs to 64 times the cap: the fetch must hang up once it passes the cap, not read to the end.
     const failure = await failureOf(fetcher.fetch(`${source.origin}/endless`, noSignal()));
 
     assert.deepEqual([failure.code, failure.kind], ['TOO_LARGE', 'permanent']);
+    await eventually(async () => endlessClosed, 'the server sees the response closed');
+    assert.equal(endlessBodiesSentWhole, 0);
   });
 
   it('refuses a body whose Content-Length is over the cap without waiting for it', async () => {
