@@ -31,9 +31,9 @@ export const ENQUEUE_BATCH_ROWS = 500;
 /**
  * {@link ImagesRepo} and {@link JobsRepo} over any {@link SqlDatabase} (the `pg` pool, the embedded
  * database), running the statements of `images-sql.ts` against the schema of
- * `db/init.sql`. `markProcessed` calls that arrive while one is being written
- * are written together in the next statement ({@link BatchedWrites}); each
- * still resolves only once its row is committed. `enqueuePending` takes rows
+ * `db/init.sql`. `markProcessed` and `recordQueued` calls that arrive while
+ * one is being written are written together in the next statement
+ * ({@link BatchedWrites}); each still resolves only once its row is committed. `enqueuePending` takes rows
  * in batches of {@link ENQUEUE_BATCH_ROWS} inside one transaction, each locked
  * with `FOR UPDATE SKIP LOCKED` (so concurrent callers never pick the same row),
  * recorded and marked enqueued by one statement, and hands each batch to
@@ -48,10 +48,13 @@ export const ENQUEUE_BATCH_ROWS = 500;
  */
 export class SqlImagesRepo implements ImagesRepo, JobsRepo {
   readonly #processed: BatchedWrites<ProcessedMark>;
+  /** `POST /tasks` records one job per request: concurrent requests share a statement and its commit. */
+  readonly #queued: BatchedWrites<PendingImage>;
 
   /** `markGatherMs`: how long each batch of marks stays open ({@link BatchedWrites}'s `gatherMs`). */
   constructor(private readonly db: SqlDatabase, options: { readonly markGatherMs?: number } = {}) {
     this.#processed = new BatchedWrites((marks) => this.run(IMAGES_SQL.markProcessedMany, columnsOfMarks(marks)), { gatherMs: options.markGatherMs });
+    this.#queued = new BatchedWrites((jobs) => this.run(IMAGES_SQL.recordQueued, columnsOf(lastPerId(jobs))));
   }
 
   async enqueuePending(limit: number, publish: (rows: readonly PendingImage[]) => Promise<void>): Promise<number> {
@@ -115,8 +118,7 @@ export class SqlImagesRepo implements ImagesRepo, JobsRepo {
   }
 
   async recordQueued(jobs: readonly PendingImage[]): Promise<void> {
-    if (jobs.length === 0) return;
-    await this.run(IMAGES_SQL.recordQueued, columnsOf(jobs));
+    await Promise.all(jobs.map((job) => this.#queued.write(job)));
   }
 
   async findJob(id: string): Promise<JobRecord | undefined> {
@@ -182,6 +184,11 @@ export class SqlImagesRepo implements ImagesRepo, JobsRepo {
   }
 }
 
+/** One entry per job id, the last asked for: one statement's upsert may not touch a record twice. */
+function lastPerId<T extends { readonly id: string }>(items: readonly T[]): T[] {
+  return [...new Map(items.map((item) => [item.id, item])).values()];
+}
+
 /** `recordQueued`'s parameters: the ids and the urls, as two arrays. */
 function columnsOf(jobs: readonly PendingImage[]): [string[], string[]] {
   return [jobs.map((job) => job.id), jobs.map((job) => job.url)];
@@ -233,8 +240,7 @@ interface ProcessedMark {
  * which Postgres refuses, so the later one wins.
  */
 function columnsOfMarks(marks: readonly ProcessedMark[]): unknown[] {
-  const byId = new Map(marks.map((mark) => [mark.id, mark]));
-  const unique = [...byId.values()];
+  const unique = lastPerId(marks);
   return [
     unique.map((mark) => mark.id),
     unique.map((mark) => mark.url),

@@ -191,6 +191,16 @@ describe('PgImagesRepo on a real Postgres, seeded by db/init.sql', () => {
     assert.equal(written?.createdAt, queued?.createdAt);
   });
 
+  it('records concurrent tasks, two of them with one id, each once queued', async () => {
+    const jobs = ['t-a', 't-b', 't-a', 't-c'].map((id, index) => ({ id, url: `https://images.test/${index}.jpg` }));
+
+    await Promise.all(jobs.map((job) => repo.recordQueued([job])));
+
+    const records = await Promise.all(['t-a', 't-b', 't-c'].map((id) => repo.findJob(id)));
+    assert.deepEqual(records.map((record) => record?.state), ['queued', 'queued', 'queued']);
+    assert.equal(records[0]?.url, 'https://images.test/2.jpg');
+  });
+
   it('records a failure that will be retried on the job alone, which stays queued', async () => {
     await repo.enqueuePending(1, async () => {});
 
