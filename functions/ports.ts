@@ -59,9 +59,10 @@ export interface StoredObject {
  *   one lookup per output and nothing else;
  * - `putIfAbsent` is atomic and create-if-absent: a reader sees the whole
  *   object or nothing, and when the key is already there it leaves it untouched
- *   and answers `exists` (two concurrent puts of one key: at most one `written`
- *   where the backend can tell, never a partial object); a store that keeps
- *   content types keeps the one given;
+ *   and answers `exists` (two concurrent puts of one key: at most one
+ *   `written`, never a partial object). An S3 server without conditional
+ *   writes cannot tell: there a put replaces the object whole and answers
+ *   `written`; a store that keeps content types keeps the one given;
  * - `read` answers a whole object, or undefined when there is none;
  * - the store owns its connection and releases it in `close`.
  */

@@ -19,12 +19,14 @@ export type S3StoreOptions = Config['s3'];
  * config (`forcePathStyle` for MinIO). An S3 PUT is whole or absent, so a reader
  * never sees a partial object.
  *
- * `putIfAbsent` asks HeadObject first, so a server without conditional writes
- * still answers `exists` for an object already there, then PUTs with
- * `If-None-Match: *`: where the server honours it, a concurrent writer that
- * lost the race gets 412 (or 409 while another conditional write is in flight)
- * and answers `exists`; where it does not, both writers may say `written` and
- * one whole object wins.
+ * `putIfAbsent` is one PUT with `If-None-Match: *`: where the server honours
+ * it (AWS S3, MinIO, R2, Ceph), an object already there, or a concurrent writer
+ * that won the race, gets 412 (or 409 while another conditional write is in
+ * flight) and answers `exists`. A server without conditional writes replaces
+ * the object whole and answers `written`; the worker asks `exists` before it
+ * downloads anything, so there that only happens when two writers race. (A
+ * HeadObject first would cost every job a third request to cover that race
+ * on such servers alone.)
  *
  * Errors: no answer (refused, reset, timeout) → `TransientError` `S3_UNREACHABLE`;
  * 5xx, 429 → `TransientError` `S3_HTTP_<status>`; 401/403 → `TransientError`
@@ -100,7 +102,7 @@ export class S3Store implements ImageStore {
   }
 
   async putIfAbsent(key: string, data: Uint8Array, contentType: string): Promise<PutOutcome> {
-    if (await this.exists(key)) return 'exists';
+    assertOutputKey(key);
     try {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentType: contentType, IfNoneMatch: '*' }),
