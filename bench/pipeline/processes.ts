@@ -14,6 +14,13 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
+/** Every process started here and still running: killed when the benchmark exits, however it exits. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 /**
  * Starts `node [nodeArgs] <script>` with only PATH and `env`; stdout and
  * stderr go to `<logDir>/<name>.log`, so the benchmark process does not spend
@@ -34,7 +41,9 @@ export async function startProcess(
     stdio: ['ignore', log.fd, log.fd],
   });
   await log.close();
+  running.add(child);
   const exited = once(child, 'exit');
+  void exited.then(() => running.delete(child));
   return {
     child,
     logFile,
