@@ -1,4 +1,4 @@
-import amqp from 'amqplib';
+import amqp, { type ConfirmChannel } from 'amqplib';
 import { loadConfig } from '#adapters/config.ts';
 import { assertTopology } from '#adapters/amqp/topology.ts';
 import { createTestVhost } from '#test/support/rabbit-vhost.ts';
@@ -46,28 +46,35 @@ export async function enqueueFigures(options: BenchOptions, source: BenchSource,
 }
 
 async function rawPublish(rows: number, urlBase: string): Promise<number> {
+  return onFreshTopology(async (channel) => {
+    const started = performance.now();
+    for (let id = 1; id <= rows; id += 1) {
+      const job = { id: String(id), url: `${urlBase}${id}.jpg`, ops: ['thumbnail'] };
+      const accepted = channel.publish(TOPOLOGY.exchange, TOPOLOGY.routingKey, Buffer.from(JSON.stringify(job)), {
+        persistent: true,
+        contentType: 'application/json',
+        messageId: job.id,
+        mandatory: true,
+      });
+      if (!accepted) await new Promise((resolve) => channel.once('drain', resolve));
+    }
+    await channel.waitForConfirms();
+    const seconds = (performance.now() - started) / 1000;
+    const { messageCount } = await channel.checkQueue(TOPOLOGY.queue);
+    if (messageCount !== rows) throw new Error(`raw publish: ${messageCount} of ${rows} queued`);
+    return seconds;
+  });
+}
+
+/** Runs `use` on a confirm channel of a fresh vhost with the topology declared; deletes the vhost after. */
+async function onFreshTopology<T>(use: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
   const vhost = await createTestVhost('imgpipe-bench');
   try {
     const connection = await amqp.connect(vhost.url);
     try {
       const channel = await connection.createConfirmChannel();
       await assertTopology(connection, TOPOLOGY, silentLog);
-      const started = performance.now();
-      for (let id = 1; id <= rows; id += 1) {
-        const job = { id: String(id), url: `${urlBase}${id}.jpg`, ops: ['thumbnail'] };
-        const accepted = channel.publish(TOPOLOGY.exchange, TOPOLOGY.routingKey, Buffer.from(JSON.stringify(job)), {
-          persistent: true,
-          contentType: 'application/json',
-          messageId: job.id,
-          mandatory: true,
-        });
-        if (!accepted) await new Promise((resolve) => channel.once('drain', resolve));
-      }
-      await channel.waitForConfirms();
-      const seconds = (performance.now() - started) / 1000;
-      const { messageCount } = await channel.checkQueue(TOPOLOGY.queue);
-      if (messageCount !== rows) throw new Error(`raw publish: ${messageCount} of ${rows} queued`);
-      return seconds;
+      return await use(channel);
     } finally {
       await connection.close();
     }
@@ -94,32 +101,22 @@ export async function queueDepth(vhostUrl: string): Promise<number> {
  * Returns confirmed messages per second.
  */
 export async function confirmsInFlight(inFlight: number, seconds: number): Promise<number> {
-  const vhost = await createTestVhost('imgpipe-bench');
-  try {
-    const connection = await amqp.connect(vhost.url);
-    try {
-      const channel = await connection.createConfirmChannel();
-      await assertTopology(connection, TOPOLOGY, silentLog);
-      const body = Buffer.from(JSON.stringify({ id: 't-0', url: 'https://picsum.photos/seed/7/1024/768', ops: ['thumbnail'] }));
-      const deadline = performance.now() + seconds * 1000;
-      let confirmed = 0;
-      const lane = async () => {
-        while (performance.now() < deadline) {
-          await new Promise<void>((resolve, reject) =>
-            channel.publish(TOPOLOGY.exchange, TOPOLOGY.routingKey, body, { persistent: true, mandatory: true }, (error) =>
-              error ? reject(error) : resolve(),
-            ),
-          );
-          confirmed += 1;
-        }
-      };
-      const started = performance.now();
-      await Promise.all(Array.from({ length: inFlight }, lane));
-      return confirmed / ((performance.now() - started) / 1000);
-    } finally {
-      await connection.close();
-    }
-  } finally {
-    await vhost.delete();
-  }
+  return onFreshTopology(async (channel) => {
+    const body = Buffer.from(JSON.stringify({ id: 't-0', url: 'https://picsum.photos/seed/7/1024/768', ops: ['thumbnail'] }));
+    const deadline = performance.now() + seconds * 1000;
+    let confirmed = 0;
+    const lane = async () => {
+      while (performance.now() < deadline) {
+        await new Promise<void>((resolve, reject) =>
+          channel.publish(TOPOLOGY.exchange, TOPOLOGY.routingKey, body, { persistent: true, mandatory: true }, (error) =>
+            error ? reject(error) : resolve(),
+          ),
+        );
+        confirmed += 1;
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: inFlight }, lane));
+    return confirmed / ((performance.now() - started) / 1000);
+  });
 }

@@ -8,6 +8,7 @@ import { describeImagesRepo } from '#test/conformance/describe-images-repo.ts';
 
 const SEED_ROWS = 300;
 
+/** A seed row's URL as db/init.sql holds it: compared as text, never fetched (nothing here downloads). */
 function seedUrl(id: number): string {
   return `https://picsum.photos/seed/${id}/1024/768`;
 }
